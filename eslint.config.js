@@ -1,0 +1,19 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.credops/', 'src/model/schema-types.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': ['error', { allow: [] }],
+    },
+  },
+  {
+    // Commands and scripts own the terminal; library code reports through return values and errors.
+    files: ['src/cli/**', 'bench/**', 'scripts/**', 'test/**', 'bin/**'],
+    rules: { 'no-console': 'off' },
+  },
+);

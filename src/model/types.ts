@@ -1,0 +1,221 @@
+/**
+ * The model: what the secrets repo asks for (DesiredModel), what the state
+ * holds (AppliedSnapshot, Lease, JournalEntry) and what a plan says (Plan).
+ *
+ * Role fields keep Vault's names (snake_case): they are what users write, what
+ * the plan shows and what `vault read aws/roles/X` prints. Internal records use
+ * camelCase. The raw file shapes come from schemas/ (src/model/schema-types.ts,
+ * generated); these are the normalised forms the rest of the code works with.
+ */
+
+export const CREDENTIAL_TYPES = ['iam_user', 'assumed_role', 'federation_token', 'session_token'] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+/** An IAM policy document, parsed. */
+export interface PolicyDocument {
+  Version?: string;
+  Id?: string;
+  Statement: PolicyStatement | PolicyStatement[];
+}
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  NotAction?: string | string[];
+  Resource?: string | string[];
+  NotResource?: string | string[];
+  Principal?: unknown;
+  NotPrincipal?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * A role after validation and normalisation: legacy fields mapped (policy ->
+ * policy_document, arn -> role_arns/policy_arns), Vault's empty values
+ * ("" / 0 / null) dropped, comma strings split, TTLs in seconds, tags as maps.
+ */
+export interface RoleSpec {
+  mount: string;
+  name: string;
+  /** Path of the role file, relative to the repo root. */
+  source: string;
+  /** Usually one. Vault's legacy roles hold iam_user + federation_token. */
+  credential_types: CredentialType[];
+  policy_document?: PolicyDocument;
+  /** When policy_document was "@policies/NAME.json": that path. */
+  policy_file?: string;
+  policy_arns: string[];
+  iam_groups: string[];
+  role_arns: string[];
+  default_sts_ttl?: number;
+  max_sts_ttl?: number;
+  user_path?: string;
+  permissions_boundary_arn?: string;
+  iam_tags: Record<string, string>;
+  session_tags: Record<string, string>;
+  external_id?: string;
+  mfa_serial_number?: string;
+}
+
+export type DeletionPolicy = 'delete' | 'retain';
+
+/** One delivery: which role's credentials go where (sinks/NAME.yaml). */
+export interface SinkSpec {
+  name: string;
+  source: string;
+  mount: string;
+  role: string;
+  /** Registry key of the sink type (src/sinks/index.ts): the one type key present in the file. */
+  type: string;
+  /** Type-specific settings, already validated by the sink schema. */
+  config: Record<string, unknown>;
+  /** Seconds. For iam_user: the lease TTL; for STS types: the credential's TTL. */
+  ttl?: number;
+  /** Seconds before expiry at which the credential is renewed or replaced (default ttl/3). */
+  renew_before?: number;
+  /** Seconds the replaced credential stays valid after the new one is published (default 300). */
+  grace: number;
+  /** For assumed_role roles with several role_arns. */
+  role_arn?: string;
+  deletion_policy: DeletionPolicy;
+  /** Publish a new iam_user key only after GetCallerIdentity accepts it. */
+  verify: boolean;
+}
+
+/** One secrets-engine mount (`vault secrets enable -path=NAME aws`), from credops.yaml. */
+export interface MountConfig {
+  name: string;
+  region?: string;
+  iam_endpoint?: string;
+  sts_endpoint?: string;
+  max_retries?: number;
+  /** Seconds; iam_user leases only (Vault's config/lease). Default 768h. */
+  lease: number;
+  lease_max: number;
+  username_template?: string;
+  /** Glob, relative to the repo root, of this mount's role files. */
+  roles: string;
+}
+
+export interface EngineConfig {
+  mounts: Record<string, MountConfig>;
+  /** State URL from credops.yaml; --state and CREDOPS_STATE take precedence. */
+  state?: string;
+  audit_log?: string;
+}
+
+export interface DesiredModel {
+  /** Where the repo was read from (directory path or git URL). */
+  repo: string;
+  /** Commit SHA applied, or "dirty" for a directory that is not a clean git tree. */
+  commit: string;
+  config: EngineConfig;
+  roles: RoleSpec[];
+  sinks: SinkSpec[];
+}
+
+/** What the state says was last applied. */
+export interface AppliedSnapshot {
+  commit?: string;
+  appliedAt?: number;
+  roles: RoleSpec[];
+  sinks: SinkSpec[];
+  mounts: MountConfig[];
+  /** Increases on every apply; saved plans record it to detect a changed state. */
+  serial: number;
+}
+
+/** What an issued credential consists of in AWS: exactly what revocation must remove. Never a secret. */
+export interface LeaseResources {
+  userName?: string;
+  userArn?: string;
+  accessKeyId?: string;
+  inlinePolicyName?: string;
+  attachedPolicyArns?: string[];
+  groups?: string[];
+  /** STS: the ARN of the assumed role / federated user, for display. */
+  principalArn?: string;
+}
+
+export interface Lease {
+  /** MOUNT/creds/ROLE/ID or MOUNT/sts/ROLE/ID */
+  leaseId: string;
+  mount: string;
+  role: string;
+  credentialType: CredentialType;
+  path: 'creds' | 'sts';
+  /** Epoch milliseconds. */
+  issuedAt: number;
+  expiresAt: number;
+  /** Renewals never extend past this (iam_user: issuedAt + lease_max). */
+  maxExpiresAt: number;
+  renewable: boolean;
+  resources: LeaseResources;
+  /** The sink this lease was issued for, if any. */
+  sink?: string;
+  /** Set when the lease was replaced: revoke at this time (grace). */
+  revokeAt?: number;
+}
+
+/** An in-flight AWS write, recorded before it happens (DESIGN invariant 1). */
+export interface JournalEntry {
+  id: string;
+  leaseId: string;
+  mount: string;
+  role: string;
+  kind: string;
+  /** Engine-specific: what exists or may exist in AWS. Never a secret. */
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+// ---- plan -----------------------------------------------------------------
+
+export type ChangeAction = 'create' | 'update' | 'delete';
+
+export interface FieldChange {
+  field: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface PolicyDelta {
+  actionsAdded: string[];
+  actionsRemoved: string[];
+  /** True when the change widens access: a "*" action or resource, or a new service. */
+  widens: boolean;
+  reasons: string[];
+}
+
+export interface RoleChange {
+  action: ChangeAction;
+  mount: string;
+  name: string;
+  source?: string;
+  fields: FieldChange[];
+  policy?: PolicyDelta;
+  /** Live leases that applying this change revokes (role removed). */
+  leasesToRevoke: number;
+  /** Sinks whose credentials are replaced because of this change. */
+  sinksToRotate: string[];
+}
+
+export interface SinkChange {
+  action: ChangeAction;
+  name: string;
+  source?: string;
+  type: string;
+  fields: FieldChange[];
+}
+
+export interface Plan {
+  formatVersion: 1;
+  repo: string;
+  commit: string;
+  /** The state this plan was made against (saved plans are refused if it moved). */
+  state: { commit?: string; serial: number };
+  roles: RoleChange[];
+  sinks: SinkChange[];
+  summary: { add: number; change: number; destroy: number };
+  warnings: { file: string; line: number; column: number; pointer: string; message: string }[];
+}

@@ -1,0 +1,86 @@
+import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+
+/**
+ * The state: what was applied, the live leases, the journal of in-flight AWS
+ * writes, settings (encrypted root keys) and the writer lock.
+ *
+ * Kept narrow and asynchronous on purpose, so that a DynamoDB backend can
+ * implement it with conditional writes: every method is one atomic operation.
+ * Nothing secret is ever passed in, except setSetting values that the caller
+ * has already encrypted.
+ */
+export interface StateStore {
+  readonly url: string;
+
+  /** The last applied desired state. */
+  getApplied(): Promise<AppliedSnapshot>;
+  /** Replaces the applied roles, sinks and mounts and records the commit, atomically; increments serial. */
+  apply(change: AppliedChange): Promise<void>;
+
+  putLease(lease: Lease): Promise<void>;
+  getLease(leaseId: string): Promise<Lease | undefined>;
+  listLeases(filter?: LeaseFilter): Promise<Lease[]>;
+  deleteLease(leaseId: string): Promise<void>;
+
+  /** Records an AWS write about to happen. */
+  putJournal(entry: JournalEntry): Promise<void>;
+  listJournal(): Promise<JournalEntry[]>;
+  deleteJournal(id: string): Promise<void>;
+  /** Atomically turns a journal entry into a lease (the write succeeded and was handed out). */
+  completeJournal(id: string, lease: Lease): Promise<void>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+  deleteSetting(key: string): Promise<void>;
+
+  /** Per-sink status for `credops status`. */
+  getSinkStatus(name: string): Promise<SinkStatus | undefined>;
+  setSinkStatus(name: string, status: SinkStatus): Promise<void>;
+
+  /**
+   * The single-writer lock (DESIGN invariant 5). Waits up to timeoutMs for a
+   * holder to release it, then throws LockError naming the holder. A lock left
+   * by a dead process on the same host is taken over.
+   */
+  lock(owner: LockOwner, timeoutMs: number): Promise<LockHandle>;
+  /** Who holds the lock now, if anyone. */
+  lockHolder(): Promise<LockOwner | undefined>;
+
+  close(): Promise<void>;
+}
+
+export interface AppliedChange {
+  commit: string;
+  roles: RoleSpec[];
+  sinks: SinkSpec[];
+  mounts: MountConfig[];
+  /** When set, the apply fails unless the state's serial is still this (saved plans). */
+  expectSerial?: number;
+}
+
+export interface LeaseFilter {
+  /** Vault-style prefix on the lease id, e.g. "aws/creds/deploy". */
+  prefix?: string;
+  mount?: string;
+  role?: string;
+  sink?: string;
+}
+
+export interface SinkStatus {
+  lastAttemptAt?: number;
+  lastSuccessAt?: number;
+  lastError?: string;
+}
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** Epoch ms when the lock was taken. */
+  since: number;
+  /** What holds it: "reconcile", "lease revoke", ... */
+  operation: string;
+}
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
