@@ -1,0 +1,27 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { planAgainstState } from '../reconcile/index.js';
+import { planHasChanges, renderPlan, type PlanFormat } from '../plan/index.js';
+import { useColor, withState, type Run } from './runtime.js';
+import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
+
+interface PlanOptions extends RepoOptions {
+  format: PlanFormat;
+  out?: string;
+  detailedExitcode?: boolean;
+}
+
+export function registerPlan(program: Command, run: Run): void {
+  addRepoOptions(program.command('plan').description('show what reconcile would change (Terraform-style plan)'))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--out <file>', 'also save the plan (JSON) for `credops reconcile --plan FILE`')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
+    .action(async (opts: PlanOptions, cmd: Command) => {
+      const { model, warnings } = await readDesired(opts, run.io);
+      const plan = await withState(cmd, run, (state) => planAgainstState(state, model, warnings));
+      run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
+      if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });
+      if (opts.detailedExitcode && planHasChanges(plan)) run.exitCode = 2;
+    });
+}

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadDesired } from '../model/desired.js';
+import type { Io } from './runtime.js';
+import { formatDiagnostic } from '../errors.js';
+
+export interface RepoOptions {
+  repo: string;
+  ref?: string;
+}
+
+/** --repo DIR|URL and --ref REF, shared by every command that reads the secrets repo. */
+export function addRepoOptions(cmd: Command): Command {
+  return cmd
+    .option('--repo <dir|url>', 'secrets repo: a directory or a git URL', '.')
+    .option('--ref <ref>', 'git ref to read when --repo is a URL (branch, tag or commit)');
+}
+
+/** Loads and validates the repo; warnings go to stderr, errors throw ValidationError. */
+export async function readDesired(opts: RepoOptions, io: Io) {
+  // A local directory is taken relative to the command's cwd; anything else is a git URL.
+  const local = resolve(io.cwd, opts.repo);
+  const repo = existsSync(local) ? local : opts.repo;
+  const loaded = await loadDesired({ repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
+  for (const w of loaded.warnings) io.stderr(`${formatDiagnostic(w)}\n`);
+  return loaded;
+}

@@ -1,0 +1,102 @@
+import type { Diagnostic } from '../errors.js';
+import type { DesiredModel, Plan } from '../model/types.js';
+import { makePlan, planHasChanges } from '../plan/index.js';
+import type { StateStore } from '../state/store.js';
+import type { Engine } from '../engine/index.js';
+import { UserError } from '../errors.js';
+
+export interface ReconcileDeps {
+  state: StateStore;
+  engine: Engine;
+  /** Progress and one line per action; never receives a secret. */
+  log: (event: ReconcileEvent) => void;
+}
+
+export type ReconcileEvent =
+  | { kind: 'recovered'; rolledBack: number; completed: number }
+  | { kind: 'applied'; commit: string; add: number; change: number; destroy: number }
+  | { kind: 'revoke'; leaseId: string; reason: string; done: number; total: number; error?: string }
+  | { kind: 'no-changes'; commit: string };
+
+export interface ReconcileResult {
+  plan: Plan;
+  applied: boolean;
+  revoked: string[];
+  failed: { leaseId: string; error: string }[];
+}
+
+/** Makes the plan for the desired model against the state. Pure apart from reading the state. */
+export async function planAgainstState(state: StateStore, desired: DesiredModel, warnings: Diagnostic[] = []): Promise<Plan> {
+  const [applied, leases] = await Promise.all([state.getApplied(), state.listLeases()]);
+  return makePlan(desired, applied, leases, warnings);
+}
+
+/**
+ * Applies the repo to the state, then does the AWS work the change implies.
+ * Order (DESIGN "Flow"): roles, then sinks, then revocations. The caller holds
+ * the state lock. With `saved`, applies exactly that plan, refused if the repo
+ * commit or the state moved since it was made.
+ */
+export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts: { saved?: Plan; warnings?: Diagnostic[] } = {}): Promise<ReconcileResult> {
+  const { state, engine, log } = deps;
+  const recovered = await engine.recover();
+  if (recovered.rolledBack || recovered.completed) log({ kind: 'recovered', ...recovered });
+
+  const plan = await planAgainstState(state, desired, opts.warnings);
+  if (opts.saved) assertSavedPlanStillValid(opts.saved, plan);
+
+  const applied = await state.getApplied();
+  let appliedNow = false;
+  if (planHasChanges(plan) || applied.commit !== desired.commit) {
+    await state.apply({
+      commit: desired.commit,
+      roles: desired.roles,
+      sinks: desired.sinks,
+      mounts: Object.values(desired.config.mounts),
+      expectSerial: plan.state.serial,
+    });
+    appliedNow = planHasChanges(plan);
+    log({ kind: 'applied', commit: desired.commit, ...plan.summary });
+  } else {
+    log({ kind: 'no-changes', commit: desired.commit });
+  }
+
+  // A role removed from git takes its leases with it (Vault leaves them: its issue #1243).
+  const removed = plan.roles.filter((r) => r.action === 'delete');
+  const orphaned = (await state.listLeases()).filter((l) => removed.some((r) => r.mount === l.mount && r.name === l.role));
+  const revoked: string[] = [];
+  const failed: { leaseId: string; error: string }[] = [];
+  let done = 0;
+  for (const lease of orphaned) {
+    done++;
+    try {
+      await engine.revoke(lease.leaseId);
+      revoked.push(lease.leaseId);
+      log({ kind: 'revoke', leaseId: lease.leaseId, reason: 'role removed', done, total: orphaned.length });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      failed.push({ leaseId: lease.leaseId, error });
+      log({ kind: 'revoke', leaseId: lease.leaseId, reason: 'role removed', done, total: orphaned.length, error });
+    }
+  }
+
+  const expired = await engine.tidy({
+    onProgress: (n, total, leaseId) => log({ kind: 'revoke', leaseId, reason: 'expired', done: n, total }),
+  });
+  revoked.push(...expired.revoked);
+  failed.push(...expired.failed);
+  return { plan, applied: appliedNow, revoked, failed };
+}
+
+/** Terraform's saved-plan rule: a plan applies only to the commit and state it was made against. */
+export function assertSavedPlanStillValid(saved: Plan, current: Plan): void {
+  if (saved.commit !== current.commit) {
+    throw new UserError(`saved plan was made for commit ${saved.commit}, but the repo is now at ${current.commit}; run credops plan again`);
+  }
+  if (saved.state.serial !== current.state.serial) {
+    throw new UserError(
+      `saved plan is stale: the state changed since it was made (serial ${saved.state.serial} -> ${current.state.serial}, ` +
+        `applied commit ${saved.state.commit ?? 'none'} -> ${current.state.commit ?? 'none'}); run credops plan again`,
+    );
+  }
+}
