@@ -49,3 +49,12 @@ export const STS_DEFAULT_TTL_SECONDS = 3600;
 // Secrets Manager: https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html
 export const SM_RECOVERY_WINDOW_MIN_DAYS = 7;
 export const SM_RECOVERY_WINDOW_MAX_DAYS = 30;
+// AWS's own default when DeleteSecret gets neither a window nor ForceDeleteWithoutRecovery.
+export const SM_RECOVERY_WINDOW_DEFAULT_DAYS = 30;
+
+// https://docs.aws.amazon.com/IAM/latest/APIReference/API_AccessKey.html (pattern [\w]+)
+export const IAM_ACCESS_KEY_ID_MIN = 16;
+export const IAM_ACCESS_KEY_ID_MAX = 128;
+// SigV4 refuses a request whose timestamp is more than 5 minutes off AWS's clock:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/signing-elements.html
+export const SIGV4_CLOCK_SKEW_MS = 5 * 60_000;

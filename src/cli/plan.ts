@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { planAgainstState } from '../reconcile/index.js';
-import { planHasChanges, renderPlan, type PlanFormat } from '../plan/index.js';
+import { PLAN_FORMATS, planHasChanges, renderPlan, type PlanFormat } from '../plan/index.js';
 import { useColor, withState, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
@@ -14,7 +14,7 @@ interface PlanOptions extends RepoOptions {
 
 export function registerPlan(program: Command, run: Run): void {
   addRepoOptions(program.command('plan').description('show what reconcile would change (Terraform-style plan)'))
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('text'))
     .option('--out <file>', 'also save the plan (JSON) for `credops reconcile --plan FILE`')
     .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
     .action(async (opts: PlanOptions, cmd: Command) => {

@@ -177,6 +177,8 @@ export interface FieldChange {
   field: string;
   before?: unknown;
   after?: unknown;
+  /** A sink config field named like a secret: before/after say only "(sensitive value)" when set, never the value. */
+  sensitive?: boolean;
 }
 
 export interface PolicyDelta {
@@ -206,6 +208,15 @@ export interface SinkChange {
   source?: string;
   type: string;
   fields: FieldChange[];
+  /** The sink's published credential is replaced (its mount, role, role_arn, type, ttl or config changed). */
+  rotate?: boolean;
+}
+
+/** A mount of credops.yaml added, changed or removed. */
+export interface MountChange {
+  action: ChangeAction;
+  name: string;
+  fields: FieldChange[];
 }
 
 export interface Plan {
@@ -214,6 +225,8 @@ export interface Plan {
   commit: string;
   /** The state this plan was made against (saved plans are refused if it moved). */
   state: { commit?: string; serial: number };
+  /** Changes to credops.yaml mounts. makePlan always sets it; optional only for Plans built by hand. */
+  mounts?: MountChange[];
   roles: RoleChange[];
   sinks: SinkChange[];
   summary: { add: number; change: number; destroy: number };

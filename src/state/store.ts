@@ -70,6 +70,23 @@ export interface SinkStatus {
   lastAttemptAt?: number;
   lastSuccessAt?: number;
   lastError?: string;
+  /** What the sink holds now (src/reconcile/lifecycle.ts). Never a secret. */
+  published?: PublishedSink;
+}
+
+/** The credential last published to a sink, and what it was issued for. */
+export interface PublishedSink {
+  leaseId: string;
+  /** Epoch ms. */
+  at: number;
+  /** The sink's describe() when published: where the credential is. */
+  target: string;
+  /** The sink as it was when published: a change in it or its role means a new credential. */
+  spec: SinkSpec;
+  /** The lease's TTL in seconds when issued: what a renewal asks for when the sink sets no ttl. */
+  ttl: number;
+  /** Fingerprint of the role fields that a credential carries (ROLE_FIELDS_THAT_ROTATE). */
+  role?: string;
 }
 
 export interface LockOwner {

@@ -1,0 +1,163 @@
+import type { Diagnostic } from '../errors.js';
+import type {
+  AppliedSnapshot,
+  ChangeAction,
+  DesiredModel,
+  FieldChange,
+  Lease,
+  MountChange,
+  MountConfig,
+  Plan,
+  RoleChange,
+  RoleSpec,
+  SinkChange,
+  SinkSpec,
+} from '../model/types.js';
+import {
+  MOUNT_FIELDS,
+  ROLE_FIELDS,
+  ROLE_FIELDS_THAT_ROTATE,
+  SINK_CONFIG_PREFIX,
+  SINK_FIELDS,
+  SENSITIVE_PLACEHOLDER,
+  isSensitiveKey,
+  redactNested,
+  sinkFieldRotates,
+  type FieldDef,
+} from './fields.js';
+import { canonical, canonicalJson, compareStrings, uniqueSorted } from './normalise.js';
+import { policyDelta } from './policy.js';
+
+/**
+ * The plan: what applying the desired model to the applied state changes, per
+ * mount, role and sink, field by field. Pure. Unchanged things are left out;
+ * everything is sorted by address so the same inputs give the same plan.
+ */
+export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases: Lease[], warnings: Diagnostic[] = []): Plan {
+  const mounts = pair(applied.mounts, Object.values(desired.config.mounts), (m) => m.name)
+    .map(([before, after]) => mountChange(before, after))
+    .filter((c): c is MountChange => c !== undefined);
+
+  const sinks = pair(applied.sinks, desired.sinks, (s) => s.name)
+    .map(([before, after]) => sinkChange(before, after))
+    .filter((c): c is SinkChange => c !== undefined);
+  const createdSinks = new Set(sinks.filter((s) => s.action === 'create').map((s) => s.name));
+
+  const roles = pair(applied.roles, desired.roles, roleAddress)
+    .map(([before, after]) => roleChange(before, after, { desired, leases, createdSinks }))
+    .filter((c): c is RoleChange => c !== undefined);
+
+  const all = [...mounts, ...roles, ...sinks];
+  const count = (action: ChangeAction) => all.filter((c) => c.action === action).length;
+  return {
+    formatVersion: 1,
+    repo: desired.repo,
+    commit: desired.commit,
+    state: { ...(applied.commit !== undefined && { commit: applied.commit }), serial: applied.serial },
+    mounts,
+    roles,
+    sinks,
+    summary: { add: count('create'), change: count('update'), destroy: count('delete') },
+    warnings: warnings
+      .map(({ file, line, column, pointer, message }) => ({ file, line, column, pointer, message }))
+      .sort((a, b) => compareStrings(a.file, b.file) || a.line - b.line || a.column - b.column || compareStrings(a.message, b.message)),
+  };
+}
+
+/** Roles are addressed by mount and name, as Vault's MOUNT/roles/NAME. */
+const roleAddress = (r: { mount: string; name: string }) => `${r.mount}\u0000${r.name}`;
+
+/** Matches items of the two sides by key, sorted by key. */
+function pair<T>(before: T[], after: T[], key: (item: T) => string): [T | undefined, T | undefined][] {
+  const pairs = new Map<string, [T | undefined, T | undefined]>();
+  for (const item of before) pairs.set(key(item), [item, undefined]);
+  for (const item of after) pairs.set(key(item), [pairs.get(key(item))?.[0], item]);
+  return [...pairs.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, p]) => p);
+}
+
+function actionOf(before: unknown, after: unknown): ChangeAction {
+  return before === undefined ? 'create' : after === undefined ? 'delete' : 'update';
+}
+
+function fieldChange(field: string, before: unknown, after: unknown): FieldChange {
+  return { field, ...(before !== undefined && { before }), ...(after !== undefined && { after }) };
+}
+
+function diffFields<T>(defs: FieldDef<T>[], before: T | undefined, after: T | undefined): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (const def of defs) {
+    const was = before === undefined ? undefined : def.get(before);
+    const now = after === undefined ? undefined : def.get(after);
+    if (canonicalJson(was) !== canonicalJson(now)) changes.push(fieldChange(def.name, was, now));
+  }
+  return changes;
+}
+
+function mountChange(before: MountConfig | undefined, after: MountConfig | undefined): MountChange | undefined {
+  const fields = diffFields(MOUNT_FIELDS, before, after);
+  if (!fields.length) return undefined;
+  return { action: actionOf(before, after), name: (after ?? before)!.name, fields };
+}
+
+function roleChange(
+  before: RoleSpec | undefined,
+  after: RoleSpec | undefined,
+  ctx: { desired: DesiredModel; leases: Lease[]; createdSinks: Set<string> },
+): RoleChange | undefined {
+  const fields = diffFields(ROLE_FIELDS, before, after);
+  if (!fields.length) return undefined;
+  const role = (after ?? before)!;
+  const action = actionOf(before, after);
+  const policy = policyDelta(before, after);
+
+  const rotates = action === 'update' && fields.some((f) => ROLE_FIELDS_THAT_ROTATE.has(f.field));
+  const sinksToRotate = rotates
+    ? uniqueSorted(ctx.desired.sinks.filter((s) => s.mount === role.mount && s.role === role.name && !ctx.createdSinks.has(s.name)).map((s) => s.name))
+    : [];
+  const leasesToRevoke = action === 'delete' ? ctx.leases.filter((l) => l.mount === role.mount && l.role === role.name).length : 0;
+
+  return {
+    action,
+    mount: role.mount,
+    name: role.name,
+    source: role.source,
+    fields,
+    ...(policy && { policy }),
+    leasesToRevoke,
+    sinksToRotate,
+  };
+}
+
+function sinkChange(before: SinkSpec | undefined, after: SinkSpec | undefined): SinkChange | undefined {
+  const fields = [...diffFields(SINK_FIELDS, before, after), ...diffConfig(before?.config, after?.config)];
+  if (!fields.length) return undefined;
+  const sink = (after ?? before)!;
+  const action = actionOf(before, after);
+  return {
+    action,
+    name: sink.name,
+    source: sink.source,
+    type: sink.type,
+    fields,
+    rotate: action === 'update' && fields.some((f) => sinkFieldRotates(f.field)),
+  };
+}
+
+/**
+ * Sink settings, key by key. A key named like a secret is compared but its
+ * value never leaves this function (the plan says only whether it is set) (DESIGN invariant 2); nested members named
+ * so are replaced before a value is put in the plan.
+ */
+function diffConfig(before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): FieldChange[] {
+  const keys = uniqueSorted([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  const changes: FieldChange[] = [];
+  for (const key of keys) {
+    const was = before?.[key];
+    const now = after?.[key];
+    if (canonicalJson(was) === canonicalJson(now)) continue;
+    const field = `${SINK_CONFIG_PREFIX}${key}`;
+    if (isSensitiveKey(key)) changes.push({ ...fieldChange(field, was === undefined ? undefined : SENSITIVE_PLACEHOLDER, now === undefined ? undefined : SENSITIVE_PLACEHOLDER), sensitive: true });
+    else changes.push(fieldChange(field, was === undefined ? undefined : redactNested(canonical(was)), now === undefined ? undefined : redactNested(canonical(now))));
+  }
+  return changes;
+}

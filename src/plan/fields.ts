@@ -1,0 +1,133 @@
+import type { MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import { normalisePolicy, uniqueSorted, canonical } from './normalise.js';
+
+/** How a field is compared and shown. */
+export type FieldKind =
+  | 'scalar' // string, number or boolean
+  | 'duration' // seconds, shown as 1h30m
+  | 'set' // an array whose order has no meaning
+  | 'map' // string -> string (tags)
+  | 'policy' // an IAM policy document, normalised
+  | 'value'; // any JSON value (sink config)
+
+export interface FieldDef<T> {
+  /** Vault's (or credops.yaml's) name for the field. */
+  name: string;
+  kind: FieldKind;
+  /** The comparable value; undefined when unset or empty, so an empty list equals an absent one. */
+  get(spec: T): unknown;
+}
+
+const set = (values: string[]) => (values.length ? uniqueSorted(values) : undefined);
+const map = (values: Record<string, string>) => (Object.keys(values).length ? canonical(values) : undefined);
+
+/** In Vault's order (`vault read aws/roles/X`). `source` and `policy_file` are where a role lives, not what it is. */
+export const ROLE_FIELDS: FieldDef<RoleSpec>[] = [
+  { name: 'credential_type', kind: 'scalar', get: (r) => set(r.credential_types)?.join(',') },
+  { name: 'policy_document', kind: 'policy', get: (r) => r.policy_document && normalisePolicy(r.policy_document) },
+  { name: 'policy_arns', kind: 'set', get: (r) => set(r.policy_arns) },
+  { name: 'iam_groups', kind: 'set', get: (r) => set(r.iam_groups) },
+  { name: 'role_arns', kind: 'set', get: (r) => set(r.role_arns) },
+  { name: 'default_sts_ttl', kind: 'duration', get: (r) => r.default_sts_ttl },
+  { name: 'max_sts_ttl', kind: 'duration', get: (r) => r.max_sts_ttl },
+  { name: 'user_path', kind: 'scalar', get: (r) => r.user_path },
+  { name: 'permissions_boundary_arn', kind: 'scalar', get: (r) => r.permissions_boundary_arn },
+  { name: 'iam_tags', kind: 'map', get: (r) => map(r.iam_tags) },
+  { name: 'session_tags', kind: 'map', get: (r) => map(r.session_tags) },
+  { name: 'external_id', kind: 'scalar', get: (r) => r.external_id },
+  { name: 'mfa_serial_number', kind: 'scalar', get: (r) => r.mfa_serial_number },
+];
+
+/**
+ * A change to any of these means credentials already issued for the role carry
+ * the old permissions (Vault never updates a live user or session), so every
+ * sink of the role gets a new one. Tags are included: ABAC policies read them.
+ */
+export const ROLE_FIELDS_THAT_ROTATE = new Set([
+  'credential_type',
+  'policy_document',
+  'policy_arns',
+  'iam_groups',
+  'role_arns',
+  'permissions_boundary_arn',
+  'user_path',
+  'iam_tags',
+  'session_tags',
+]);
+
+/** Sink fields other than `config`, which is compared key by key as `config.KEY`. */
+export const SINK_FIELDS: FieldDef<SinkSpec>[] = [
+  { name: 'type', kind: 'scalar', get: (s) => s.type },
+  { name: 'mount', kind: 'scalar', get: (s) => s.mount },
+  { name: 'role', kind: 'scalar', get: (s) => s.role },
+  { name: 'role_arn', kind: 'scalar', get: (s) => s.role_arn },
+  { name: 'ttl', kind: 'duration', get: (s) => s.ttl },
+  { name: 'renew_before', kind: 'duration', get: (s) => s.renew_before },
+  { name: 'grace', kind: 'duration', get: (s) => s.grace },
+  { name: 'deletion_policy', kind: 'scalar', get: (s) => s.deletion_policy },
+  { name: 'verify', kind: 'scalar', get: (s) => s.verify },
+];
+
+export const SINK_CONFIG_PREFIX = 'config.';
+
+/** The credential the sink holds was issued for the old values: a new one is published. */
+export function sinkFieldRotates(field: string): boolean {
+  return field.startsWith(SINK_CONFIG_PREFIX) || ['type', 'mount', 'role', 'role_arn', 'ttl'].includes(field);
+}
+
+export const MOUNT_FIELDS: FieldDef<MountConfig>[] = [
+  { name: 'region', kind: 'scalar', get: (m) => m.region },
+  { name: 'iam_endpoint', kind: 'scalar', get: (m) => m.iam_endpoint },
+  { name: 'sts_endpoint', kind: 'scalar', get: (m) => m.sts_endpoint },
+  { name: 'max_retries', kind: 'scalar', get: (m) => m.max_retries },
+  { name: 'lease', kind: 'duration', get: (m) => m.lease },
+  { name: 'lease_max', kind: 'duration', get: (m) => m.lease_max },
+  { name: 'username_template', kind: 'scalar', get: (m) => m.username_template },
+  { name: 'roles', kind: 'scalar', get: (m) => m.roles },
+];
+
+const KINDS = new Map<string, FieldKind>([...ROLE_FIELDS, ...SINK_FIELDS, ...MOUNT_FIELDS].map((f) => [f.name, f.kind]));
+
+/** How a renderer shows a field of a plan (which may have been read back from JSON). */
+export function fieldKind(field: string): FieldKind {
+  return KINDS.get(field) ?? 'value';
+}
+
+const SECRET_WORDS = new Set(['secret', 'password', 'passwd', 'passphrase', 'token', 'credential', 'credentials', 'authorization', 'apikey', 'privatekey', 'secretkey', 'accesskey', 'cookie']);
+const SECRET_PAIRS = new Set(['api key', 'private key', 'secret key', 'access key', 'client secret', 'auth header']);
+/** A trailing word that makes the field name a thing's name or place, not its value (`secret_id`, `token_file`). */
+const NAMING_WORDS = new Set(['id', 'ids', 'name', 'names', 'arn', 'arns', 'path', 'file', 'ref', 'url', 'prefix', 'format', 'type']);
+
+/**
+ * A field named like a secret (`token`, `client_secret`, `apiKey`, `password`).
+ * Its value is never put in a plan (DESIGN invariant 2), whatever it holds.
+ */
+export function isSensitiveKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  const last = words[words.length - 1];
+  if (last === undefined || NAMING_WORDS.has(last)) return false;
+  if (words.some((w) => SECRET_WORDS.has(w))) return true;
+  return words.slice(1).some((w, i) => SECRET_PAIRS.has(`${words[i]} ${w}`));
+}
+
+export const SENSITIVE_PLACEHOLDER = '(sensitive value)';
+
+/** A sink config value with every member named like a secret replaced, at any depth. */
+export function redactNested(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactNested);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, member] of Object.entries(value)) out[key] = isSensitiveKey(key) ? SENSITIVE_PLACEHOLDER : redactNested(member);
+    return out;
+  }
+  return value;
+}
+
+/** `config.client_secret` and `config.auth.token` are sensitive; so is any field flagged so. */
+export function isSensitiveField(field: string): boolean {
+  return field.split('.').some(isSensitiveKey);
+}

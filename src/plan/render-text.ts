@@ -1,0 +1,41 @@
+import { formatDiagnostic } from '../errors.js';
+import type { Plan } from '../model/types.js';
+import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeLine, type Marker } from './change-lines.js';
+import type { RenderOptions } from './render-options.js';
+import { summaryLine } from './summary.js';
+
+const ANSI = { reset: '\u001b[0m', bold: '\u001b[1m', dim: '\u001b[2m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m' };
+const MARKER_COLOURS: Record<Marker, string> = { '+': ANSI.green, '-': ANSI.red, '~': ANSI.yellow, ' ': '', '#': ANSI.dim, '!': ANSI.red + ANSI.bold };
+
+/** Terraform's layout: a block per change, two spaces then the marker, fields four spaces deeper. */
+export function renderText(plan: Plan, opts: RenderOptions = {}): string {
+  const paint = (colour: string, text: string) => (opts.color && colour ? `${colour}${text}${ANSI.reset}` : text);
+  const out: string[] = [];
+
+  const blocks = planBlocks(plan);
+  if (blocks.length) {
+    out.push('credops will perform the following actions:', '');
+    for (const block of blocks) {
+      const marker = ACTION_MARKERS[block.action];
+      out.push(`  ${paint(MARKER_COLOURS[marker], marker)} ${paint(ANSI.bold, printable(blockTitle(block)))}`);
+      for (const line of block.lines) out.push(renderLine(line, paint));
+      out.push('');
+    }
+  }
+
+  if (plan.warnings.length) {
+    out.push(paint(ANSI.yellow + ANSI.bold, 'Warnings:'));
+    for (const w of plan.warnings) out.push(`  ${printable(formatDiagnostic({ ...w, severity: 'warning' }))}`);
+    out.push('');
+  }
+
+  out.push(paint(ANSI.bold, summaryLine(plan)));
+  return `${out.join('\n')}\n`;
+}
+
+function renderLine(line: ChangeLine, paint: (colour: string, text: string) => string): string {
+  const indent = ' '.repeat(6 + 4 * line.depth);
+  const text = printable(line.text);
+  if (line.marker === '!' || line.marker === '#') return `${indent}${paint(MARKER_COLOURS[line.marker], `${line.marker} ${text}`)}`;
+  return `${indent}${paint(MARKER_COLOURS[line.marker], line.marker)} ${text}`.trimEnd();
+}

@@ -1,0 +1,62 @@
+import { isAbsolute, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { SqliteStateStore } from './sqlite.js';
+import type { StateStore } from './store.js';
+
+export type { StateStore } from './store.js';
+
+/** Where the state lives when neither --state nor CREDOPS_STATE says (DESIGN "CLI contract"). */
+export const DEFAULT_STATE_URL = 'sqlite:.credops/state.db';
+
+export interface OpenStateOptions {
+  /** Base of relative paths in the URL; default process.cwd(). */
+  cwd?: string;
+}
+
+/** Opens the backend for one URL scheme; `rest` is the URL after "SCHEME:". */
+type BackendOpener = (rest: string, url: string, options: Required<OpenStateOptions>) => Promise<StateStore>;
+
+/** The state backends, by URL scheme. A new backend is one file and one line here. */
+const BACKENDS: Record<string, BackendOpener> = {
+  sqlite: async (rest, url, { cwd }) => SqliteStateStore.open(sqlitePath(rest, url, cwd), { url }),
+};
+
+/** `--state` flag, else CREDOPS_STATE, else the default. */
+export function stateUrlFrom(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return nonEmpty(flag) ?? nonEmpty(env.CREDOPS_STATE) ?? DEFAULT_STATE_URL;
+}
+
+export async function openState(url: string, options: OpenStateOptions = {}): Promise<StateStore> {
+  const match = /^([a-z][a-z0-9+.-]*):(.*)$/is.exec(url);
+  const scheme = match?.[1]?.toLowerCase();
+  const opener = scheme === undefined ? undefined : BACKENDS[scheme];
+  if (!match || !opener) {
+    const known = Object.keys(BACKENDS)
+      .map((s) => `${s}:`)
+      .join(', ');
+    const what = scheme ? `unknown state backend "${scheme}"` : 'a state URL must start with a backend scheme';
+    throw new UserError(`${what} in --state/CREDOPS_STATE "${url}"; known: ${known} (e.g. ${DEFAULT_STATE_URL})`);
+  }
+  return opener(match[2] ?? '', url, { cwd: options.cwd ?? process.cwd() });
+}
+
+/**
+ * sqlite:PATH (relative to cwd), sqlite:/abs/path, sqlite:///abs/path,
+ * sqlite::memory: (tests). A host (sqlite://host/...) means nothing for a local file.
+ */
+function sqlitePath(rest: string, url: string, cwd: string): string {
+  if (rest === ':memory:') return ':memory:';
+  let path = rest;
+  if (path.startsWith('//')) {
+    if (!path.startsWith('///')) {
+      throw new UserError(`state URL "${url}" names a host; use sqlite:relative/path or sqlite:///absolute/path`);
+    }
+    path = path.slice(2);
+  }
+  if (path === '') throw new UserError(`state URL "${url}" has no path; e.g. ${DEFAULT_STATE_URL}`);
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

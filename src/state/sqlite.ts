@@ -1,0 +1,424 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { LockError, UserError } from '../errors.js';
+import { formatDuration } from '../engine/ttl.js';
+import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import { migrate } from './migrations.js';
+import type { AppliedChange, LeaseFilter, LockHandle, LockOwner, SinkStatus, StateStore } from './store.js';
+
+/** How often a waiting lock() looks again: often enough to feel immediate, rare enough to cost nothing. */
+export const LOCK_POLL_MS = 200;
+
+/**
+ * How long one statement waits for another process's write transaction to end
+ * before SQLite gives up with SQLITE_BUSY. Apply transactions are short (no AWS
+ * call ever happens inside one), so this is only ever hit by a stuck process.
+ */
+const BUSY_TIMEOUT_MS = 10_000;
+
+export interface SqliteOptions {
+  /** The URL the user gave, kept for messages. */
+  url?: string;
+  clock?: Clock;
+}
+
+interface LockRow {
+  token: string;
+  pid: number;
+  host: string;
+  since: number;
+  operation: string;
+  boot_id: string | null;
+  pid_ns: string | null;
+}
+
+interface LeaseRow {
+  data: string;
+}
+
+/** The SQLite backend of StateStore (one file, WAL mode). `path` is a file path or ":memory:". */
+export class SqliteStateStore implements StateStore {
+  readonly url: string;
+  private readonly path: string;
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  /** Locks taken through this store, released on close() and on process exit. */
+  private readonly held = new Set<string>();
+  private readonly onExit = (): void => this.releaseAllSync();
+
+  private constructor(db: Database.Database, path: string, url: string, clock: Clock) {
+    this.db = db;
+    this.path = path;
+    this.url = url;
+    this.clock = clock;
+  }
+
+  static open(path: string, options: SqliteOptions = {}): SqliteStateStore {
+    const url = options.url ?? `sqlite:${path}`;
+    const memory = path === ':memory:';
+    if (!memory) {
+      try {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // The state holds encrypted root keys and what every lease consists of:
+        // create it owner-only. SQLite gives its -wal and -shm files the same mode.
+        if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      } catch (err) {
+        throw new UserError(`cannot create the state ${url}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma('foreign_keys = ON');
+      // FULL, not WAL's usual NORMAL: a journal entry must be on disk before the
+      // AWS write it announces (invariant 1), even if the machine dies right after.
+      db.pragma('synchronous = FULL');
+      migrate(db, url);
+    } catch (err) {
+      db?.close();
+      if (err instanceof UserError) throw err;
+      if (err instanceof Database.SqliteError && (err.code === 'SQLITE_NOTADB' || err.code === 'SQLITE_CORRUPT')) {
+        throw new UserError(`the state ${url} is not a credops state: ${path} is not a SQLite database`, { cause: err });
+      }
+      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CANTOPEN')) {
+        throw new UserError(`cannot open the state ${url}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    return new SqliteStateStore(db, path, url, options.clock ?? systemClock);
+  }
+
+  // ---- applied desired state ---------------------------------------------------
+
+  async getApplied(): Promise<AppliedSnapshot> {
+    const read = this.db.transaction((): AppliedSnapshot => {
+      const meta = this.db.prepare('SELECT commit_sha, applied_at, serial FROM meta WHERE id = 1').get() as
+        | { commit_sha: string | null; applied_at: number | null; serial: number }
+        | undefined;
+      const specs = <T>(table: string): T[] =>
+        (this.db.prepare(`SELECT spec FROM ${table} ORDER BY position`).pluck().all() as string[]).map((s) => JSON.parse(s) as T);
+      const snapshot: AppliedSnapshot = {
+        roles: specs<RoleSpec>('roles'),
+        sinks: specs<SinkSpec>('sinks'),
+        mounts: specs<MountConfig>('mounts'),
+        serial: meta?.serial ?? 0,
+      };
+      if (meta?.commit_sha != null) snapshot.commit = meta.commit_sha;
+      if (meta?.applied_at != null) snapshot.appliedAt = meta.applied_at;
+      return snapshot;
+    });
+    return read.deferred();
+  }
+
+  async apply(change: AppliedChange): Promise<void> {
+    const tx = this.db.transaction(() => {
+      const serial = this.db.prepare('SELECT serial FROM meta WHERE id = 1').pluck().get() as number;
+      if (change.expectSerial !== undefined && change.expectSerial !== serial) {
+        throw new UserError(
+          `the state changed since this plan was made (plan made at serial ${change.expectSerial}, state is now at serial ${serial}); ` +
+            'run plan again and apply the new plan',
+        );
+      }
+      this.db.exec('DELETE FROM roles; DELETE FROM sinks; DELETE FROM mounts;');
+      const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
+      change.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
+      const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
+      change.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
+      const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
+      change.mounts.forEach((m, i) => mount.run(m.name, i, JSON.stringify(m)));
+      this.db
+        .prepare('UPDATE meta SET commit_sha = ?, applied_at = ?, serial = serial + 1 WHERE id = 1')
+        .run(change.commit, this.clock.now());
+    });
+    tx.immediate();
+  }
+
+  // ---- leases ------------------------------------------------------------------
+
+  async putLease(lease: Lease): Promise<void> {
+    this.upsertLease(lease);
+  }
+
+  async getLease(leaseId: string): Promise<Lease | undefined> {
+    const row = this.db.prepare('SELECT data FROM leases WHERE lease_id = ?').get(leaseId) as LeaseRow | undefined;
+    return row ? (JSON.parse(row.data) as Lease) : undefined;
+  }
+
+  async listLeases(filter: LeaseFilter = {}): Promise<Lease[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.prefix) {
+      // Vault's revoke-prefix: lease ids that start with the prefix, character
+      // for character. Not LIKE/GLOB, whose "_", "%", "*" and "[" would match
+      // other leases' ids. The >= bound lets SQLite start from the primary key.
+      where.push('lease_id >= @prefix AND substr(lease_id, 1, length(@prefix)) = @prefix');
+      params.prefix = filter.prefix;
+    }
+    for (const key of ['mount', 'role', 'sink'] as const) {
+      const value = filter[key];
+      if (value !== undefined) {
+        where.push(`${key} = @${key}`);
+        params[key] = value;
+      }
+    }
+    const sql = `SELECT data FROM leases ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY lease_id`;
+    return (this.db.prepare(sql).all(params) as LeaseRow[]).map((r) => JSON.parse(r.data) as Lease);
+  }
+
+  async deleteLease(leaseId: string): Promise<void> {
+    this.db.prepare('DELETE FROM leases WHERE lease_id = ?').run(leaseId);
+  }
+
+  private upsertLease(lease: Lease): void {
+    this.db
+      .prepare(
+        `INSERT INTO leases (lease_id, mount, role, sink, credential_type, expires_at, data)
+         VALUES (@leaseId, @mount, @role, @sink, @credentialType, @expiresAt, @data)
+         ON CONFLICT (lease_id) DO UPDATE SET mount = excluded.mount, role = excluded.role, sink = excluded.sink,
+           credential_type = excluded.credential_type, expires_at = excluded.expires_at, data = excluded.data`,
+      )
+      .run({
+        leaseId: lease.leaseId,
+        mount: lease.mount,
+        role: lease.role,
+        sink: lease.sink ?? null,
+        credentialType: lease.credentialType,
+        expiresAt: lease.expiresAt,
+        data: JSON.stringify(lease),
+      });
+  }
+
+  // ---- journal -----------------------------------------------------------------
+
+  async putJournal(entry: JournalEntry): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO journal (id, lease_id, mount, role, kind, created_at, data)
+         VALUES (@id, @leaseId, @mount, @role, @kind, @createdAt, @data)
+         ON CONFLICT (id) DO UPDATE SET lease_id = excluded.lease_id, mount = excluded.mount, role = excluded.role,
+           kind = excluded.kind, created_at = excluded.created_at, data = excluded.data`,
+      )
+      .run({
+        id: entry.id,
+        leaseId: entry.leaseId,
+        mount: entry.mount,
+        role: entry.role,
+        kind: entry.kind,
+        createdAt: entry.createdAt,
+        data: JSON.stringify(entry.data),
+      });
+  }
+
+  async listJournal(): Promise<JournalEntry[]> {
+    const rows = this.db
+      .prepare('SELECT id, lease_id, mount, role, kind, created_at, data FROM journal ORDER BY created_at, id')
+      .all() as { id: string; lease_id: string; mount: string; role: string; kind: string; created_at: number; data: string }[];
+    return rows.map((r) => ({
+      id: r.id,
+      leaseId: r.lease_id,
+      mount: r.mount,
+      role: r.role,
+      kind: r.kind,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async deleteJournal(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM journal WHERE id = ?').run(id);
+  }
+
+  async completeJournal(id: string, lease: Lease): Promise<void> {
+    const tx = this.db.transaction(() => {
+      const removed = this.db.prepare('DELETE FROM journal WHERE id = ?').run(id);
+      // Gone means another run's recovery already rolled it back (deleted what
+      // it described in AWS): recording a lease for it would be a lie.
+      if (removed.changes === 0) throw new Error(`bug: journal entry ${id} not found; it was recovered by another run`);
+      this.upsertLease(lease);
+    });
+    tx.immediate();
+  }
+
+  // ---- settings and sink status ----------------------------------------------
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const value = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    return value ?? undefined;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.db
+      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
+  }
+
+  async deleteSetting(key: string): Promise<void> {
+    this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  }
+
+  async getSinkStatus(name: string): Promise<SinkStatus | undefined> {
+    const data = this.db.prepare('SELECT data FROM sink_status WHERE name = ?').pluck().get(name) as string | undefined;
+    return data === undefined ? undefined : (JSON.parse(data) as SinkStatus);
+  }
+
+  async setSinkStatus(name: string, status: SinkStatus): Promise<void> {
+    this.db
+      .prepare('INSERT INTO sink_status (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data')
+      .run(name, JSON.stringify(status));
+  }
+
+  // ---- lock --------------------------------------------------------------------
+
+  async lock(owner: LockOwner, timeoutMs: number): Promise<LockHandle> {
+    const token = randomUUID();
+    const limit = Number.isNaN(timeoutMs) ? 0 : Math.max(0, timeoutMs);
+    const started = Date.now();
+    for (;;) {
+      const holder = this.tryLock(owner, token);
+      if (!holder) break;
+      const waited = Date.now() - started;
+      if (waited >= limit) {
+        throw new LockError(
+          `state is locked by ${describeHolder(holder)}; waited ${formatWait(waited)}. ` +
+            'Wait for that run to finish, or raise --lock-timeout. If that process is gone (another machine, or its pid ' +
+            `was reused), remove the lock: sqlite3 ${shellQuote(this.path)} 'DELETE FROM lock'`,
+        );
+      }
+      // Real time, not this.clock: the holder is another process on the wall clock.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(LOCK_POLL_MS, limit - waited)));
+    }
+
+    if (this.held.size === 0) process.on('exit', this.onExit);
+    this.held.add(token);
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.releaseSync(token);
+      },
+    };
+  }
+
+  async lockHolder(): Promise<LockOwner | undefined> {
+    const row = this.db.prepare('SELECT * FROM lock WHERE id = 1').get() as LockRow | undefined;
+    return row ? toOwner(row) : undefined;
+  }
+
+  /** Takes the lock if free (or left by a dead process); returns the live holder otherwise. */
+  private tryLock(owner: LockOwner, token: string): LockOwner | undefined {
+    const here = localIdentity();
+    const tx = this.db.transaction((): LockOwner | undefined => {
+      const row = this.db.prepare('SELECT * FROM lock WHERE id = 1').get() as LockRow | undefined;
+      if (row && !holderIsDead(row, here)) return toOwner(row);
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO lock (id, token, pid, host, since, operation, boot_id, pid_ns)
+           VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(token, owner.pid, owner.host, owner.since, owner.operation, here.bootId, here.pidNs);
+      return undefined;
+    });
+    return tx.immediate();
+  }
+
+  private releaseSync(token: string): void {
+    this.held.delete(token);
+    if (this.held.size === 0) process.removeListener('exit', this.onExit);
+    // Only our own row: if a takeover happened (we were presumed dead), the lock is no longer ours to delete.
+    if (this.db.open) this.db.prepare('DELETE FROM lock WHERE id = 1 AND token = ?').run(token);
+  }
+
+  private releaseAllSync(): void {
+    for (const token of [...this.held]) {
+      try {
+        this.releaseSync(token);
+      } catch {
+        // On exit or close nothing can be done about a failed delete; the next run takes over a dead holder's lock.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.releaseAllSync();
+    this.db.close();
+  }
+}
+
+/** "30s", "2m30s"; tenths under a minute so that a short --lock-timeout does not read "waited 0s". */
+function formatWait(ms: number): string {
+  const tenths = Math.round(ms / 100) / 10;
+  return tenths < 60 && !Number.isInteger(tenths) ? `${tenths}s` : formatDuration(Math.round(tenths));
+}
+
+function shellQuote(s: string): string {
+  return /^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function toOwner(row: LockRow): LockOwner {
+  return { pid: row.pid, host: row.host, since: row.since, operation: row.operation };
+}
+
+function describeHolder(o: LockOwner): string {
+  const since = new Date(o.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `${o.operation} (pid ${o.pid} on host ${o.host}, since ${since})`;
+}
+
+interface LocalIdentity {
+  host: string;
+  /** Linux: changes on every boot, the same in every container of one kernel. */
+  bootId: string | null;
+  /** Linux: the pid namespace; a pid means the same process only inside one namespace. */
+  pidNs: string | null;
+}
+
+function localIdentity(): LocalIdentity {
+  return {
+    host: hostname(),
+    bootId: readOrNull(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    pidNs: readOrNull(() => readlinkSync('/proc/self/ns/pid')),
+  };
+}
+
+function readOrNull(read: () => string): string | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A lock is taken over only when its holder is provably gone; any doubt means
+ * waiting, because two writers is the one thing the lock exists to prevent.
+ * - Another host name: we cannot see its processes.
+ * - Same host, another boot (the machine restarted): every pid of that boot is gone.
+ * - Same host, another pid namespace (containers sharing a volume and a host name):
+ *   the holder's pid means nothing here.
+ * - Otherwise: signal 0 tells whether the pid is alive (EPERM: alive, not ours).
+ *   A pid reused by an unrelated process looks alive; the LockError says how to clear it.
+ */
+function holderIsDead(row: LockRow, here: LocalIdentity): boolean {
+  if (row.host !== here.host) return false;
+  if (row.boot_id && here.bootId && row.boot_id !== here.bootId) return true;
+  if ((row.pid_ns ?? null) !== here.pidNs) return false;
+  if (row.pid === process.pid) return false;
+  return !pidAlive(row.pid);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
