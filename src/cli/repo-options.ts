@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadDesired } from '../model/desired.js';
 import type { Io } from './runtime.js';
-import { formatDiagnostic } from '../errors.js';
+import { formatDiagnostic, ValidationError } from '../errors.js';
+import { emitAnnotations } from './annotations.js';
 
 export interface RepoOptions {
   repo: string;
@@ -17,12 +18,22 @@ export function addRepoOptions(cmd: Command): Command {
     .option('--ref <ref>', 'git ref to read when --repo is a URL (branch, tag or commit)');
 }
 
-/** Loads and validates the repo; warnings go to stderr, errors throw ValidationError. */
+/**
+ * Loads and validates the repo; warnings go to stderr, errors throw ValidationError.
+ * In GitHub Actions, every diagnostic is also a workflow annotation on the file.
+ */
 export async function readDesired(opts: RepoOptions, io: Io) {
   // A local directory is taken relative to the command's cwd; anything else is a git URL.
   const local = resolve(io.cwd, opts.repo);
-  const repo = existsSync(local) ? local : opts.repo;
-  const loaded = await loadDesired({ repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
+  const localDir = existsSync(local) ? local : undefined;
+  let loaded: Awaited<ReturnType<typeof loadDesired>>;
+  try {
+    loaded = await loadDesired({ repo: localDir ?? opts.repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
+  } catch (err) {
+    if (err instanceof ValidationError) emitAnnotations(io, err.diagnostics, localDir);
+    throw err;
+  }
   for (const w of loaded.warnings) io.stderr(`${formatDiagnostic(w)}\n`);
+  emitAnnotations(io, loaded.warnings, localDir);
   return loaded;
 }

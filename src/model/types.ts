@@ -219,6 +219,22 @@ export interface MountChange {
   fields: FieldChange[];
 }
 
+// ---- drift ------------------------------------------------------------------
+
+/** What `plan --refresh` can find changed outside credops on an iam_user lease's user (src/reconcile/drift.ts). */
+export const DRIFT_KINDS = ['user_deleted', 'key_deleted', 'key_inactive', 'policy_changed', 'policy_detached', 'group_removed'] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+/** One difference between a live lease and AWS. Never a secret. */
+export interface DriftItem {
+  leaseId: string;
+  /** The sink the lease was issued for, if any: reconcile gives it a fresh credential. */
+  sink?: string;
+  kind: DriftKind;
+  /** What differs, naming the user, key, policy or group. */
+  detail: string;
+}
+
 export interface Plan {
   formatVersion: 1;
   repo: string;
@@ -231,4 +247,6 @@ export interface Plan {
   sinks: SinkChange[];
   summary: { add: number; change: number; destroy: number };
   warnings: { file: string; line: number; column: number; pointer: string; message: string }[];
+  /** Set by `plan --refresh`: live leases that no longer match AWS. Absent when AWS was not checked. */
+  drift?: DriftItem[];
 }

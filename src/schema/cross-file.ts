@@ -1,0 +1,108 @@
+import picomatch from 'picomatch';
+import type { Diagnostic } from '../errors.js';
+import type { SinkFile } from '../model/schema-types.js';
+import type { RoleSpec } from '../model/types.js';
+import { closest } from './ajv-errors.js';
+import type { Finding } from './finding.js';
+import { roleNameProblem } from './role-name.js';
+
+/** Checks that need more than one file: which mount a role file belongs to, references between files. */
+
+export interface MountGlob {
+  name: string;
+  /** Glob of the mount's role files, relative to the repo root. */
+  roles: string;
+}
+
+export interface RoleSource {
+  mount: string;
+  name: string;
+  path: string;
+}
+
+const NOT_ROLES = /^(?:credops\.ya?ml|policies\/.*|sinks\/.*)$/;
+const ROLE_EXTENSION = /\.(?:json|ya?ml)$/i;
+
+/**
+ * Gives each role file its mount and name. A file matched by two mounts'
+ * globs, two files giving one mount the same role name, and names Vault would
+ * refuse are errors; a file under roles/ that no mount claims is a warning
+ * (it would otherwise be silently ignored).
+ */
+export function assignRoleFiles(paths: readonly string[], mounts: readonly MountGlob[]): { roles: RoleSource[]; diagnostics: Diagnostic[] } {
+  const matchers = mounts.map((m) => ({ ...m, test: picomatch(m.roles, { dot: false }) }));
+  const roles: RoleSource[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const seen = new Map<string, string>();
+  const at = (file: string, severity: Diagnostic['severity'], message: string): Diagnostic => ({ file, line: 1, column: 1, pointer: '', severity, message });
+
+  for (const path of paths) {
+    if (NOT_ROLES.test(path)) continue;
+    const owners = matchers.filter((m) => m.test(path));
+    if (owners.length === 0) {
+      if (path.startsWith('roles/') && ROLE_EXTENSION.test(path)) {
+        const globs = mounts.map((m) => `${m.name}: "${m.roles}"`).join(', ');
+        diagnostics.push(at(path, 'warning', `not matched by the roles glob of any mount (${globs}); this file is ignored`));
+      }
+      continue;
+    }
+    if (owners.length > 1) {
+      const globs = owners.map((m) => `${m.name} ("${m.roles}")`).join(' and ');
+      diagnostics.push(at(path, 'error', `matches the roles globs of mounts ${globs}; a role file must belong to exactly one mount`));
+      continue;
+    }
+    const mount = owners[0]!.name;
+    const name = path.slice(path.lastIndexOf('/') + 1).replace(ROLE_EXTENSION, '');
+    const problem = roleNameProblem(name);
+    if (problem) {
+      diagnostics.push(at(path, 'error', problem));
+      continue;
+    }
+    const key = `${mount}\u0000${name}`;
+    const first = seen.get(key);
+    if (first) {
+      diagnostics.push(at(path, 'error', `duplicate role "${name}" in mount ${mount}: already defined by ${first}`));
+      continue;
+    }
+    seen.set(key, path);
+    roles.push({ mount, name, path });
+  }
+  return { roles, diagnostics };
+}
+
+/** "@policies/x.json" -> "policies/x.json", or undefined when the value is not a file reference. */
+export function policyReference(value: unknown): string | undefined {
+  return typeof value === 'string' && value.startsWith('@') ? value.slice(1) : undefined;
+}
+
+/**
+ * A sink must name a declared mount and an existing role in it; role_arn must
+ * pick one of an assumed_role role's role_arns (required when it has several,
+ * as Vault's sts endpoint requires role_arn then).
+ * `role` is null when the role file exists but did not validate.
+ */
+export function checkSinkTarget(sink: SinkFile, mounts: readonly string[], rolesOfMount: ReadonlyMap<string, RoleSpec | null> | undefined): Finding[] {
+  const mount = sink.mount ?? 'aws';
+  if (!mounts.includes(mount)) {
+    const guess = closest(mount, mounts);
+    return [{ pointer: '/mount', message: `mount "${mount}" is not declared in credops.yaml${guess ? ` (did you mean "${guess}"?)` : ` (mounts: ${mounts.join(', ')})`}` }];
+  }
+  if (!rolesOfMount?.has(sink.role)) {
+    const guess = closest(sink.role, [...(rolesOfMount?.keys() ?? [])]);
+    return [{ pointer: '/role', message: `role "${sink.role}" does not exist in mount ${mount}${guess ? ` (did you mean "${guess}"?)` : ''}` }];
+  }
+  const role = rolesOfMount.get(sink.role);
+  if (!role) return [];
+  const assumes = role.credential_types.includes('assumed_role');
+  if (sink.role_arn !== undefined) {
+    if (!assumes) return [{ pointer: '/role_arn', message: `role_arn is only used with assumed_role roles; role "${role.name}" is ${role.credential_types.join(',')}` }];
+    if (!role.role_arns.includes(sink.role_arn)) {
+      return [{ pointer: '/role_arn', message: `is not one of the role_arns of role "${role.name}" (${role.role_arns.join(', ')})` }];
+    }
+    return [];
+  }
+  if (assumes && role.role_arns.length > 1) {
+    return [{ pointer: '/role', message: `role "${role.name}" has ${role.role_arns.length} role_arns: set role_arn to the one to assume` }];
+  }
+  return [];
+}

@@ -1,0 +1,67 @@
+import { parseDuration } from '../engine/ttl.js';
+import { CREDENTIAL_TYPES, type CredentialType } from '../model/types.js';
+import type { RoleFile } from '../model/schema-types.js';
+
+/**
+ * Vault's field encodings, read the way Vault's framework reads them. Only
+ * called on values the schema accepted.
+ */
+
+/** null, "", 0, [] and {}: what `vault read` prints for a field that is not set. */
+export function isVaultEmpty(v: unknown): boolean {
+  if (v === null || v === undefined || v === '' || v === 0) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.keys(v).length === 0;
+}
+
+/** TypeCommaStringSlice: an array, or one comma-separated string; items trimmed, empties dropped. */
+export function commaList(v: unknown): string[] {
+  if (isVaultEmpty(v)) return [];
+  const items = Array.isArray(v) ? (v as string[]) : String(v).split(',');
+  return items.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** TypeKVPairs: a map, or a list of "key=value" strings. */
+export function kvPairs(v: unknown): Record<string, string> {
+  if (isVaultEmpty(v)) return {};
+  if (Array.isArray(v)) {
+    const out: Record<string, string> = {};
+    for (const item of v as string[]) {
+      const eq = item.indexOf('=');
+      out[item.slice(0, eq)] = item.slice(eq + 1);
+    }
+    return out;
+  }
+  return { ...(v as Record<string, string>) };
+}
+
+/** TypeDurationSecond: seconds or a duration string; 0 and empties are "not set". */
+export function durationSeconds(v: unknown): number | undefined {
+  if (isVaultEmpty(v) || (typeof v === 'string' && v.trim() === '')) return undefined;
+  const seconds = parseDuration(v as string | number);
+  return seconds === 0 ? undefined : seconds;
+}
+
+export function nonEmptyString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The legacy `policy`/`arn` value, when the role uses one. */
+export function legacyOf(raw: RoleFile): { field: 'policy' | 'arn'; value: string } | undefined {
+  if (nonEmptyString(raw.policy)) return { field: 'policy', value: raw.policy! };
+  if (nonEmptyString(raw.arn)) return { field: 'arn', value: raw.arn! };
+  return undefined;
+}
+
+/**
+ * The role's credential types. A legacy role gets what Vault's
+ * upgradeLegacyPolicyEntry gives it: a role ARN -> assumed_role, a policy
+ * ARN -> iam_user, a policy document -> iam_user and federation_token.
+ */
+export function credentialTypesOf(raw: RoleFile): CredentialType[] {
+  const legacy = legacyOf(raw);
+  if (legacy?.field === 'arn') return [/:role\//.test(legacy.value) ? 'assumed_role' : 'iam_user'];
+  if (legacy?.field === 'policy') return ['iam_user', 'federation_token'];
+  const types = commaList(raw.credential_type).filter((t): t is CredentialType => (CREDENTIAL_TYPES as readonly string[]).includes(t));
+  return [...new Set(types)];
+}
