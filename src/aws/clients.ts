@@ -1,0 +1,192 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { MountConfig } from '../model/types.js';
+import type { StateStore } from '../state/store.js';
+import { rootCredentialsProvider } from './root-credentials.js';
+
+/**
+ * The one place SDK clients are built (STYLE.md §6, Vault's client.go): lazily,
+ * once per mount, from the mount's config and the SDK's own environment.
+ */
+export interface AwsClients {
+  iam(mount: MountConfig): IAMClient;
+  /** With `credentials`: a client acting as that identity (e.g. a just-issued key), never cached. */
+  sts(mount: MountConfig, credentials?: AwsCredentialIdentity): STSClient;
+  secretsManager(opts: { region?: string; endpoint?: string }): SecretsManagerClient;
+}
+
+export const DEFAULT_REGION = 'us-east-1';
+/** AWS SDK default (3 retries = 4 attempts) unless the mount sets max_retries. */
+export const DEFAULT_MAX_RETRIES = 3;
+
+/**
+ * TEST-ONLY crash hook. When this variable holds N, the process kills itself
+ * with SIGKILL right after the N-th AWS call of the process has succeeded,
+ * before credops can record anything about it. The crash test uses it to stop
+ * an issuance after every call in turn and prove that recovery leaves no orphan.
+ * Never set it outside tests.
+ */
+export const TEST_CRASH_AFTER_CALL_ENV = 'CREDOPS_TEST_CRASH_AFTER_CALL';
+
+export function createAwsClients(opts: { state: StateStore; env?: NodeJS.ProcessEnv }): AwsClients {
+  const env = opts.env ?? process.env;
+  const crashAfter = testCrashAfterCall(env);
+  const iamClients = new Map<string, IAMClient>();
+  const stsClients = new Map<string, STSClient>();
+  const smClients = new Map<string, SecretsManagerClient>();
+
+  const retryMode = retryModeFor(env);
+  const common = (mount: MountConfig) => ({
+    region: regionFor(mount.region, env),
+    retryMode,
+    maxAttempts: (mount.max_retries ?? DEFAULT_MAX_RETRIES) + 1,
+  });
+
+  return {
+    iam(mount) {
+      let client = iamClients.get(mount.name);
+      if (!client) {
+        client = new IAMClient({
+          ...common(mount),
+          credentials: rootCredentialsProvider(opts.state, mount.name, env),
+          endpoint: mount.iam_endpoint ?? endpointFromEnv('IAM', env),
+        });
+        prepare(client, crashAfter);
+        iamClients.set(mount.name, client);
+      }
+      return client;
+    },
+    sts(mount, credentials) {
+      const build = (creds: AwsCredentialIdentity | AwsCredentialIdentityProvider) => {
+        const client = new STSClient({ ...common(mount), credentials: creds, endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env) });
+        prepare(client, crashAfter);
+        return client;
+      };
+      if (credentials) return build(credentials);
+      let client = stsClients.get(mount.name);
+      if (!client) {
+        client = build(rootCredentialsProvider(opts.state, mount.name, env));
+        stsClients.set(mount.name, client);
+      }
+      return client;
+    },
+    secretsManager({ region, endpoint }) {
+      const key = `${region ?? ''}\n${endpoint ?? ''}`;
+      let client = smClients.get(key);
+      if (!client) {
+        client = new SecretsManagerClient({
+          region: regionFor(region, env),
+          retryMode,
+          maxAttempts: DEFAULT_MAX_RETRIES + 1,
+          credentials: defaultChain(env),
+          endpoint: endpoint ?? endpointFromEnv('SECRETS_MANAGER', env),
+        });
+        prepare(client, crashAfter);
+        smClients.set(key, client);
+      }
+      return client;
+    },
+  };
+}
+
+/**
+ * Adaptive: the SDK's exponential backoff with jitter, plus a client-side rate
+ * limiter that slows all calls of a client down when AWS throttles, which is
+ * what a bulk revocation against a throttling IAM needs. AWS_RETRY_MODE, the
+ * SDK's own setting, can still choose "standard" (backoff without the limiter).
+ */
+export function retryModeFor(env: NodeJS.ProcessEnv): 'adaptive' | 'standard' {
+  return env.AWS_RETRY_MODE === 'standard' ? 'standard' : 'adaptive';
+}
+
+export function regionFor(region: string | undefined, env: NodeJS.ProcessEnv): string {
+  return region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
+}
+
+/**
+ * The SDK reads AWS_ENDPOINT_URL(_SERVICE) from process.env by itself; reading
+ * them here too makes an env passed in (tests, embedding) behave the same way.
+ * Undefined leaves the SDK's own resolution (config files, real AWS) in charge.
+ */
+function endpointFromEnv(service: 'IAM' | 'STS' | 'SECRETS_MANAGER', env: NodeJS.ProcessEnv): string | undefined {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
+}
+
+/** For clients outside any mount (sinks): static keys from the env passed in, else the SDK's default chain (which reads process.env). */
+function defaultChain(env: NodeJS.ProcessEnv): AwsCredentialIdentityProvider {
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    const identity: AwsCredentialIdentity = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+    return async () => identity;
+  }
+  return fromNodeProviderChain();
+}
+
+type AnyClient = IAMClient | STSClient | SecretsManagerClient;
+
+function prepare(client: AnyClient, crashAfter: number | undefined): void {
+  failFastOnQuotaErrors(client);
+  if (crashAfter !== undefined) installTestCrashHook(client, crashAfter);
+}
+
+/**
+ * IAM answers a quota error (too many keys, users, policies: "LimitExceeded",
+ * HTTP 409) with an error the SDK names LimitExceededException, which its retry
+ * classifier takes for throttling. Retrying a quota only delays a certain
+ * failure, so the caller gets AWS's message at once. Real throttling (HTTP 400
+ * "Throttling", 429) and 5xx keep the SDK's adaptive retries.
+ */
+function failFastOnQuotaErrors(client: AnyClient): void {
+  const config = client.config;
+  const resolve = config.retryStrategy;
+  type Strategy = Awaited<ReturnType<typeof resolve>>;
+  let wrapped: Promise<Strategy> | undefined;
+  config.retryStrategy = () =>
+    (wrapped ??= resolve().then((strategy): Strategy => {
+      if (!('refreshRetryTokenForRetry' in strategy)) return strategy;
+      return {
+        acquireInitialRetryToken: (scope) => strategy.acquireInitialRetryToken(scope),
+        refreshRetryTokenForRetry: async (token, errorInfo) => {
+          if (isIamQuotaError(errorInfo.error)) throw errorInfo.error;
+          return strategy.refreshRetryTokenForRetry(token, errorInfo);
+        },
+        recordSuccess: (token) => strategy.recordSuccess(token),
+      };
+    }));
+}
+
+function isIamQuotaError(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'LimitExceededException' && e.$metadata?.httpStatusCode === 409;
+}
+
+function testCrashAfterCall(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[TEST_CRASH_AFTER_CALL_ENV];
+  if (!raw) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** Successful AWS calls made by this process, across all clients (test crash hook). */
+let successfulCalls = 0;
+
+function installTestCrashHook(client: AnyClient, crashAfter: number): void {
+  // Initialize step: outermost, so a call the SDK retried counts once, when it
+  // finally succeeds, and the kill lands before the result reaches credops.
+  (client.middlewareStack as IAMClient['middlewareStack']).add(
+    (next) => async (args) => {
+      const result = await next(args);
+      successfulCalls++;
+      if (successfulCalls === crashAfter) process.kill(process.pid, 'SIGKILL');
+      return result;
+    },
+    { step: 'initialize', priority: 'high', name: 'credopsTestCrashAfterCall' },
+  );
+}

@@ -1,0 +1,146 @@
+import { Option, type Command } from 'commander';
+import { systemClock } from '../clock.js';
+import { REVOKE_CONCURRENCY, type BulkRevokeResult, type Engine } from '../engine/index.js';
+import { formatDuration, parseDuration } from '../engine/ttl.js';
+import type { StateStore } from '../state/store.js';
+import { makeEngine } from './engine.js';
+import { formatLeaseList, formatLookup, formatRenewal, OUTPUT_FORMATS, remainingSeconds, type OutputFormat } from './lease-format.js';
+import { withLock, withState, type Io, type Run } from './runtime.js';
+
+/**
+ * `credops lease list | lookup | renew | revoke | tidy` (Vault's `vault lease`).
+ * Every subcommand first recovers the journal (engine/journal.ts); the ones
+ * that write hold the state lock for the whole command.
+ */
+export function registerLease(program: Command, run: Run): void {
+  const lease = program.command('lease').description('list, look up, renew and revoke leases (vault lease)');
+  const format = () => new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
+
+  lease
+    .command('list')
+    .description('list leases, optionally under a prefix such as aws/creds/ROLE')
+    .option('--prefix <prefix>', 'only leases whose id starts with this')
+    .addOption(format())
+    .action(async (opts: { prefix?: string; format: OutputFormat }, cmd: Command) => {
+      await withState(cmd, run, async (state) => {
+        const engine = makeEngine(state, run.io);
+        await recoverIfNeeded(cmd, state, engine, run.io);
+        const leases = (await engine.list()).filter((l) => !opts.prefix || l.leaseId.startsWith(opts.prefix));
+        run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
+      });
+    });
+
+  lease
+    .command('lookup')
+    .description('show one lease')
+    .argument('<lease_id>')
+    .addOption(format())
+    .action(async (leaseId: string, opts: { format: OutputFormat }, cmd: Command) => {
+      await withState(cmd, run, async (state) => {
+        const engine = makeEngine(state, run.io);
+        await recoverIfNeeded(cmd, state, engine, run.io);
+        run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format));
+      });
+    });
+
+  lease
+    .command('renew')
+    .description("extend an iam_user lease (no AWS call), up to the mount's lease_max; STS leases cannot be renewed")
+    .argument('<lease_id>')
+    .option('--increment <duration>', "new TTL from now, e.g. 1h (default: the mount's lease)")
+    .addOption(format())
+    .action(async (leaseId: string, opts: { increment?: string; format: OutputFormat }, cmd: Command) => {
+      const increment = opts.increment === undefined ? undefined : parseDuration(opts.increment);
+      await withLockedEngine(cmd, run, 'lease renew', async (engine) => {
+        const renewed = await engine.renew(leaseId, increment);
+        const now = systemClock.now();
+        const warnings: string[] = [];
+        const ttl = remainingSeconds(renewed, now);
+        if (increment !== undefined && ttl < increment) {
+          warnings.push(`TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(ttl)}"; TTL value is capped accordingly`);
+        }
+        if (opts.format === 'table') for (const w of warnings) run.io.stderr(`Warning: ${w}\n`);
+        run.io.stdout(formatRenewal(renewed, now, opts.format, warnings));
+      });
+    });
+
+  lease
+    .command('revoke')
+    .description('revoke a lease, or with --prefix every lease under a prefix such as aws/creds/ROLE')
+    .argument('[lease_id]')
+    .option('--prefix <prefix>', 'revoke every lease under this prefix (Vault: vault lease revoke -prefix)')
+    .option('--concurrency <n>', 'revocations in flight at once with --prefix', String(REVOKE_CONCURRENCY))
+    .action(async (leaseId: string | undefined, opts: { prefix?: string; concurrency: string }, cmd: Command) => {
+      if ((leaseId === undefined) === (opts.prefix === undefined)) {
+        cmd.error('error: give either a lease id or --prefix PREFIX');
+      }
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) cmd.error('error: --concurrency must be a whole number of at least 1');
+      await withLockedEngine(cmd, run, 'lease revoke', async (engine) => {
+        if (leaseId !== undefined) {
+          const outcome = await engine.revoke(leaseId);
+          run.io.stdout(`Success! Revoked lease: ${leaseId}\n`);
+          if (!outcome.invalidated && outcome.validUntil !== undefined) run.io.stdout(stillValidNote(outcome.validUntil));
+          return;
+        }
+        reportBulk(await engine.revokePrefix(opts.prefix!, { concurrency }), run, 'leases');
+      });
+    });
+
+  lease
+    .command('tidy')
+    .description('revoke every lease past its expiry (reconcile does this too)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      await withLockedEngine(cmd, run, 'lease tidy', async (engine) => reportBulk(await engine.tidy(), run, 'expired leases'));
+    });
+}
+
+/** Opens the state, takes the lock, recovers the journal, then runs fn. */
+export async function withLockedEngine<T>(cmd: Command, run: Run, operation: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  return withState(cmd, run, (state) =>
+    withLock(cmd, state, operation, async () => {
+      const engine = makeEngine(state, run.io);
+      reportRecovery(await engine.recover(), run.io);
+      return fn(engine);
+    }),
+  );
+}
+
+/**
+ * Read-only commands recover too, so that a crashed run is cleaned up by the
+ * next command whatever it is; they take the lock only when there is
+ * something to recover (an entry of a live run in another process waits for
+ * the lock, and is gone by the time it is free).
+ */
+async function recoverIfNeeded(cmd: Command, state: StateStore, engine: Engine, io: Io): Promise<void> {
+  if ((await state.listJournal()).length === 0) return;
+  await withLock(cmd, state, 'lease recover', async () => reportRecovery(await engine.recover(), io));
+}
+
+function reportRecovery(r: Awaited<ReturnType<Engine['recover']>>, io: Io): void {
+  if (r.rolledBack || r.completed) {
+    io.stderr(`Recovered the journal: ${r.rolledBack} interrupted issuance${r.rolledBack === 1 ? '' : 's'} rolled back, ${r.completed} completed.\n`);
+  }
+  if (r.pending) io.stderr(`${r.pending} interrupted issuance${r.pending === 1 ? ' is' : 's are'} not visible in IAM yet; the next run retries.\n`);
+  for (const f of r.failed) io.stderr(`Warning: could not roll back the interrupted issuance of ${f.leaseId}: ${f.error}\n`);
+}
+
+function reportBulk(result: BulkRevokeResult, run: Run, what: string): void {
+  for (const f of result.failed) run.io.stderr(`Error: revoking ${f.leaseId}: ${f.error}\n`);
+  run.io.stdout(`Revoked ${result.revoked.length} ${what}; ${result.failed.length} failed\n`);
+  if (result.stillValid.length) {
+    run.io.stdout(
+      `Note: ${result.stillValid.length} of them ${result.stillValid.length === 1 ? 'is an STS credential' : 'are STS credentials'}, which AWS cannot revoke: ` +
+        'they stay valid until they expire.\n',
+    );
+  }
+  if (result.failed.length) run.exitCode = 1;
+}
+
+function stillValidNote(validUntil: number): string {
+  const left = Math.max(0, Math.round((validUntil - systemClock.now()) / 1000));
+  return (
+    `Note: AWS cannot revoke an STS credential. The lease is gone, but the credential stays valid until ` +
+    `${new Date(validUntil).toISOString()} (${formatDuration(left)} from now).\n`
+  );
+}

@@ -1,0 +1,86 @@
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import {
+  STS_ASSUME_ROLE_MAX_SECONDS,
+  STS_ASSUME_ROLE_MIN_SECONDS,
+  STS_EXTERNAL_ID_MAX,
+  STS_EXTERNAL_ID_MIN,
+  STS_POLICY_ARNS_MAX,
+  STS_ROLE_SESSION_NAME_MAX,
+  STS_ROLE_SESSION_NAME_MIN,
+  STS_SESSION_POLICY_MAX_CHARS,
+  STS_SESSION_TAGS_MAX,
+  STS_TAG_KEY_MAX,
+  STS_TAG_VALUE_MAX,
+} from '../aws/limits.js';
+import { UserError } from '../errors.js';
+import type { RoleSpec } from '../model/types.js';
+import { awsCall } from './aws-errors.js';
+import { checkCount, checkDuration, checkLength, checkPolicySize, checkTags } from './checks.js';
+import type { CredentialKind } from './credential-type.js';
+import { mfaParams, sessionPolicy, stsIssued } from './sts-credential.js';
+import { stsTtl } from './ttl.js';
+import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
+
+/**
+ * assumed_role: AssumeRole on one of the role's role_arns (same-account or
+ * cross-account alike), with policy_document and policy_arns as session
+ * policies and session_tags as session tags.
+ */
+export const assumedRole: CredentialKind = {
+  type: 'assumed_role',
+  renewable: false,
+
+  async issue(ctx) {
+    const { role, mount, request } = ctx;
+    const RoleArn = chooseRoleArn(role, request.roleArn);
+    const ttl = stsTtl(request.ttl, role);
+    checkDuration(role, ttl, STS_ASSUME_ROLE_MIN_SECONDS, STS_ASSUME_ROLE_MAX_SECONDS, 'AssumeRole');
+    checkPolicySize(role, STS_SESSION_POLICY_MAX_CHARS, 'a session policy');
+    checkCount(role, 'policy_arns', role.policy_arns.length, STS_POLICY_ARNS_MAX, 'session policy ARNs');
+    checkTags(role, 'session_tags', role.session_tags, { count: STS_SESSION_TAGS_MAX, keyMax: STS_TAG_KEY_MAX, valueMax: STS_TAG_VALUE_MAX });
+    checkLength(role, 'external_id', role.external_id, STS_EXTERNAL_ID_MIN, STS_EXTERNAL_ID_MAX);
+    const mfa = mfaParams(role, request);
+    const RoleSessionName = renderUsername(
+      mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
+      { role: role.name, mount: mount.name, now: ctx.clock.now() },
+      STS_ROLE_SESSION_NAME_MAX,
+      STS_ROLE_SESSION_NAME_MIN,
+    );
+    const tags = Object.entries(role.session_tags).map(([Key, Value]) => ({ Key, Value }));
+    const out = await awsCall({ mount: mount.name, role: role.name, operation: `AssumeRole ${RoleArn}` }, () =>
+      ctx.clients.sts(mount).send(
+        new AssumeRoleCommand({
+          RoleArn,
+          RoleSessionName,
+          DurationSeconds: ttl,
+          ...sessionPolicy(role),
+          ...(tags.length ? { Tags: tags } : {}),
+          ...(role.external_id ? { ExternalId: role.external_id } : {}),
+          ...mfa,
+        }),
+      ),
+    );
+    return stsIssued(ctx, 'assumed_role', out.Credentials, out.AssumedRoleUser?.Arn);
+  },
+
+  async revoke() {
+    return { invalidated: false };
+  },
+};
+
+/** `--role-arn` picks one of the role's role_arns; without it, the role must have exactly one. */
+export function chooseRoleArn(role: RoleSpec, requested: string | undefined): string {
+  const where = `${role.mount}/roles/${role.name}`;
+  if (requested !== undefined) {
+    if (!role.role_arns.includes(requested)) {
+      throw new UserError(`role_arn ${requested} is not one of the role_arns of ${where}: ${role.role_arns.join(', ') || '(none)'}`);
+    }
+    return requested;
+  }
+  const [only, ...others] = role.role_arns;
+  if (!only) throw new UserError(`${where} has no role_arns to assume`);
+  if (others.length) {
+    throw new UserError(`${where} has ${role.role_arns.length} role_arns; choose one with --role-arn:\n  ${role.role_arns.join('\n  ')}`);
+  }
+  return only;
+}

@@ -1,0 +1,81 @@
+import { AwsUserError, UserError } from '../errors.js';
+
+/** What the SDK puts on an error AWS answered with. */
+interface SdkServiceError {
+  name: string;
+  message: string;
+  Code?: string;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+function asServiceError(err: unknown): SdkServiceError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as Error & SdkServiceError;
+  return e.$metadata !== undefined && e.$fault !== undefined ? e : undefined;
+}
+
+/**
+ * AWS's error code as AWS documents it ("NoSuchEntity", "DeleteConflict",
+ * "AccessDenied"). The SDK names modelled errors "<Code>Exception"; the code
+ * on the wire is kept when the protocol parser exposes it.
+ */
+export function awsErrorCode(err: unknown): string | undefined {
+  if (err instanceof AwsUserError) return err.code;
+  const e = asServiceError(err);
+  if (!e) return undefined;
+  return e.Code ?? e.name.replace(/Exception$/, '');
+}
+
+export function isAwsError(err: unknown, ...codes: string[]): boolean {
+  const code = awsErrorCode(err);
+  return code !== undefined && codes.includes(code);
+}
+
+export const isNoSuchEntity = (err: unknown) => isAwsError(err, 'NoSuchEntity');
+export const isDeleteConflict = (err: unknown) => isAwsError(err, 'DeleteConflict');
+
+/**
+ * Codes an AWS-compatible endpoint uses for an action it does not implement.
+ * Real AWS implements every call credops makes; emulators may lack the rarely
+ * used ones (SSH keys, signing certificates), which revocation then skips.
+ */
+export const isUnsupportedAction = (err: unknown) => isAwsError(err, 'InvalidAction', 'NotImplemented', 'UnknownOperation');
+
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/**
+ * Turns what the SDK threw into the error the user sees (STYLE.md §4): AWS's
+ * refusal with its code and message, naming the mount, role and operation.
+ * Client faults were not retried (nothing a retry can fix); server faults and
+ * throttling reach here only after the adaptive retries gave up, which the
+ * message says. Anything that is not from AWS passes through untouched.
+ */
+export function toUserError(err: unknown, context: { mount?: string; role?: string; operation: string }): unknown {
+  if (err instanceof UserError) return err;
+  const e = asServiceError(err);
+  if (e) {
+    const attempts = e.$metadata?.attempts ?? 1;
+    const retried = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
+    return new AwsUserError(awsErrorCode(e) ?? e.name, `${e.message || 'no message'}${retried}`, context, { cause: err });
+  }
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && NETWORK_ERROR_CODES.has(code)) {
+      return new AwsUserError(code, `cannot reach the AWS endpoint: ${err.message}`, context, { cause: err });
+    }
+    if (err.name === 'CredentialsProviderError') {
+      return new AwsUserError('NoCredentials', `${err.message} (set credentials for the SDK or run credops config root)`, context, { cause: err });
+    }
+  }
+  return err;
+}
+
+/** Runs one AWS call, reporting a failure as toUserError does. */
+export async function awsCall<T>(context: { mount?: string; role?: string; operation: string }, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toUserError(err, context);
+  }
+}

@@ -1,0 +1,87 @@
+import type { AwsClients } from '../aws/clients.js';
+import type { Clock } from '../clock.js';
+import type { CredentialType, JournalEntry, Lease, MountConfig, RoleSpec } from '../model/types.js';
+
+/**
+ * One kind of AWS credential (Vault's credential_type): how it is issued, how
+ * it is revoked, whether its lease renews. Each lives in its own file and is
+ * listed in registry.ts; nothing else knows the type names.
+ */
+export interface CredentialKind {
+  readonly type: CredentialType;
+  readonly renewable: boolean;
+  /** Creates the credential in AWS. The engine then stores the lease (completing the journal entry, if one was begun). */
+  issue(ctx: IssueContext): Promise<Issued>;
+  revoke(ctx: RevokeContext): Promise<RevokeResult>;
+  /** Undoes a journal entry this kind began and did not complete (crash recovery). */
+  rollback?(ctx: RollbackContext): Promise<RollbackResult>;
+}
+
+export interface IssueRequest {
+  mount: string;
+  role: string;
+  path: 'creds' | 'sts';
+  /** Seconds. STS: the credential's TTL (within the role's and AWS's limits). iam_user: the lease TTL (capped at lease_max). */
+  ttl?: number;
+  /** assumed_role: which of the role's role_arns. */
+  roleArn?: string;
+  /** The sink the credential is issued for, recorded on the lease. */
+  sink?: string;
+  /** The current code of the role's mfa_serial_number device. */
+  mfaCode?: string;
+}
+
+export interface IssuedCredential {
+  lease: Lease;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** STS credentials: when AWS expires them. */
+  expiration?: Date;
+}
+
+export interface IssueContext {
+  role: RoleSpec;
+  mount: MountConfig;
+  request: IssueRequest;
+  leaseId: string;
+  clients: AwsClients;
+  clock: Clock;
+  journal: IssueJournal;
+}
+
+/** The write-ahead journal as an issuance sees it (journal.ts). */
+export interface IssueJournal {
+  /** Records what is about to be created in AWS, before the first call that creates it. Returns the entry id. */
+  begin(data: Record<string, unknown>): Promise<string>;
+  /** What the entry announced was fully undone: forget it. */
+  discard(id: string): Promise<void>;
+}
+
+export interface Issued {
+  credential: IssuedCredential;
+  /** The journal entry that the lease completes, atomically. */
+  journalId?: string;
+}
+
+export interface RevokeContext {
+  lease: Lease;
+  mount: MountConfig;
+  clients: AwsClients;
+  clock: Clock;
+}
+
+export interface RevokeResult {
+  /** False when AWS has no way to invalidate the credential: it stays valid until it expires. */
+  invalidated: boolean;
+}
+
+export interface RollbackContext {
+  entry: JournalEntry;
+  mount: MountConfig;
+  clients: AwsClients;
+  clock: Clock;
+}
+
+/** `absent`: AWS knows nothing of what the entry announced (never created, or IAM has not caught up). */
+export type RollbackResult = 'deleted' | 'absent';

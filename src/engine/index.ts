@@ -1,0 +1,306 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { AuditLog } from '../audit.js';
+import type { AwsClients } from '../aws/clients.js';
+import type { Clock } from '../clock.js';
+import { UserError } from '../errors.js';
+import type { AppliedSnapshot, Lease, MountConfig } from '../model/types.js';
+import type { LeaseFilter, StateStore } from '../state/store.js';
+import { isAwsError, toUserError } from './aws-errors.js';
+import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
+import { issueJournal, recoverJournal, type RecoverResult } from './journal.js';
+import { newLeaseId, prefixPath } from './lease-id.js';
+import { forEachBounded } from './pool.js';
+import { credentialKind, credentialKindFor } from './registry.js';
+import { formatDuration } from './ttl.js';
+
+export type { IssuedCredential, IssueRequest } from './credential-type.js';
+export type { RecoverResult } from './journal.js';
+
+export interface EngineDeps {
+  state: StateStore;
+  clients: AwsClients;
+  clock: Clock;
+  audit: AuditLog;
+}
+
+/** Leases revoked at once by revokePrefix and tidy: enough to hide IAM's latency, few enough not to provoke its throttling. */
+export const REVOKE_CONCURRENCY = 8;
+/** Vault's config/lease default, for a mount the state has no config for. */
+export const DEFAULT_LEASE_SECONDS = 768 * 3600;
+
+/**
+ * A new access key is not accepted everywhere at once (IAM is eventually
+ * consistent; AWS advises waiting seconds, sometimes more). waitUntilUsable
+ * asks GetCallerIdentity with the key, backing off from the first wait up to
+ * the longest, until it works or the timeout passes.
+ */
+export const USABLE_TIMEOUT_MS = 60_000;
+export const USABLE_FIRST_WAIT_MS = 250;
+export const USABLE_MAX_WAIT_MS = 5_000;
+
+export interface RevokeOutcome {
+  leaseId: string;
+  /** False for STS credentials: AWS cannot invalidate one, so it stays valid until validUntil. */
+  invalidated: boolean;
+  validUntil?: number;
+}
+
+export interface BulkRevokeResult {
+  revoked: string[];
+  failed: { leaseId: string; error: string }[];
+  /** Revoked STS leases whose AWS credential stays valid until it expires (a subset of revoked). */
+  stillValid: string[];
+}
+
+export interface BulkRevokeOptions {
+  concurrency?: number;
+  onProgress?: (done: number, total: number, leaseId: string) => void;
+}
+
+/**
+ * The AWS secrets engine: issues, renews and revokes credentials of every
+ * type, with the journal that makes issuance crash-safe. Every method that
+ * writes (and recover()) expects the caller to hold the state's writer lock.
+ */
+export class Engine {
+  constructor(private readonly deps: EngineDeps) {}
+
+  /**
+   * Rolls back what a crashed run left half-created (journal.ts). Every command
+   * that touches leases calls it first, holding the writer lock.
+   */
+  async recover(): Promise<RecoverResult> {
+    const { state, clients, clock, audit } = this.deps;
+    const applied = await state.getApplied();
+    const result = await recoverJournal({
+      state,
+      clients,
+      clock,
+      mount: (name) => mountConfig(applied, name),
+      onRolledBack: (entry, outcome) =>
+        audit.record({
+          operation: 'recover',
+          outcome: 'ok',
+          mount: entry.mount,
+          role: entry.role,
+          lease_id: entry.leaseId,
+          details: { kind: entry.kind, found_in_aws: outcome === 'deleted', ...userNameOf(entry.data) },
+        }),
+    });
+    for (const f of result.failed) {
+      audit.record({ operation: 'recover', outcome: 'error', lease_id: f.leaseId, error: f.error });
+    }
+    return result;
+  }
+
+  async issue(req: IssueRequest): Promise<IssuedCredential> {
+    const { state, clients, clock, audit } = this.deps;
+    const base = { mount: req.mount, role: req.role, ...(req.sink ? { sink: req.sink } : {}) };
+    try {
+      const applied = await state.getApplied();
+      const role = applied.roles.find((r) => r.mount === req.mount && r.name === req.role);
+      if (!role) throw roleNotFound(applied, req.mount, req.role);
+      const mount = mountConfig(applied, req.mount);
+      const kind = credentialKindFor(role, req.path);
+      const leaseId = newLeaseId(mount.name, req.path, role.name);
+      const journal = issueJournal(state, clock, { leaseId, mount: mount.name, role: role.name, kind: kind.type });
+      const { credential, journalId } = await kind.issue({ role, mount, request: req, leaseId, clients, clock, journal });
+      if (journalId) await state.completeJournal(journalId, credential.lease);
+      else await state.putLease(credential.lease);
+      const { lease } = credential;
+      audit.record({
+        operation: 'issue',
+        outcome: 'ok',
+        ...base,
+        lease_id: lease.leaseId,
+        details: {
+          credential_type: lease.credentialType,
+          access_key_id: credential.accessKeyId,
+          ttl: Math.round((lease.expiresAt - lease.issuedAt) / 1000),
+          ...(lease.resources.userName ? { user_name: lease.resources.userName } : {}),
+          ...(lease.resources.principalArn ? { principal_arn: lease.resources.principalArn } : {}),
+        },
+      });
+      return credential;
+    } catch (err) {
+      audit.record({ operation: 'issue', outcome: 'error', ...base, error: messageOf(err) });
+      throw err;
+    }
+  }
+
+  /**
+   * Vault's renew: the lease now ends `increment` (default the mount's lease)
+   * from now, never past its maxExpiresAt. No AWS call: an IAM access key has
+   * no expiry of its own; the lease is what ends it. STS leases are refused.
+   */
+  async renew(leaseId: string, incrementSeconds?: number): Promise<Lease> {
+    const { state, clock, audit } = this.deps;
+    const lease = await this.lookup(leaseId);
+    try {
+      const kind = kindOf(lease);
+      if (!lease.renewable || !kind.renewable) {
+        throw new UserError(
+          `lease is not renewable: ${leaseId} is a ${lease.credentialType} credential, and AWS STS credentials cannot be extended; ` +
+            `request a new one with \`credops sts ${lease.role} --mount ${lease.mount}\``,
+        );
+      }
+      const now = clock.now();
+      if (lease.expiresAt <= now) throw new UserError(`lease ${leaseId} has expired; it can no longer be renewed`);
+      const increment = incrementSeconds ?? mountConfig(await state.getApplied(), lease.mount).lease;
+      const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt) };
+      await state.putLease(renewed);
+      audit.record({
+        operation: 'renew',
+        outcome: 'ok',
+        mount: lease.mount,
+        role: lease.role,
+        lease_id: leaseId,
+        details: { increment, ttl: Math.round((renewed.expiresAt - now) / 1000), capped: renewed.expiresAt < now + increment * 1000 },
+      });
+      return renewed;
+    } catch (err) {
+      audit.record({ operation: 'renew', outcome: 'error', mount: lease.mount, role: lease.role, lease_id: leaseId, error: messageOf(err) });
+      throw err;
+    }
+  }
+
+  async revoke(leaseId: string): Promise<RevokeOutcome> {
+    return this.revokeLease(await this.lookup(leaseId));
+  }
+
+  /** Revokes every lease under a Vault-style prefix (`aws/creds/ROLE`), at most `concurrency` at a time. */
+  async revokePrefix(prefix: string, opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
+    if (prefix.trim() === '') throw new UserError('revoke --prefix needs a prefix, such as aws/creds/ROLE or aws/');
+    const exact = await this.deps.state.getLease(prefix);
+    const path = prefixPath(prefix);
+    const leases = exact ? [exact] : (await this.deps.state.listLeases({ prefix: path })).filter((l) => l.leaseId.startsWith(path));
+    return this.revokeAll(leases, opts);
+  }
+
+  /** Revokes every lease past its expiry, or past the revokeAt of a replaced credential. */
+  async tidy(opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
+    const now = this.deps.clock.now();
+    const due = (await this.deps.state.listLeases()).filter((l) => l.expiresAt <= now || (l.revokeAt !== undefined && l.revokeAt <= now));
+    return this.revokeAll(due, opts);
+  }
+
+  async lookup(leaseId: string): Promise<Lease> {
+    const lease = await this.deps.state.getLease(leaseId);
+    if (!lease) throw new UserError(`lease not found: ${leaseId} (see credops lease list)`);
+    return lease;
+  }
+
+  async list(filter: LeaseFilter = {}): Promise<Lease[]> {
+    const leases = await this.deps.state.listLeases(filter);
+    return leases.sort((a, b) => a.leaseId.localeCompare(b.leaseId));
+  }
+
+  /**
+   * Waits until AWS accepts the credential (GetCallerIdentity signed with it),
+   * for IAM's eventual consistency: a sink publishes a new key only once it works.
+   */
+  async waitUntilUsable(cred: IssuedCredential, mount: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const { clients, clock, state } = this.deps;
+    const config = mountConfig(await state.getApplied(), mount);
+    const sts = clients.sts(config, {
+      accessKeyId: cred.accessKeyId,
+      secretAccessKey: cred.secretAccessKey,
+      ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}),
+    });
+    const deadline = clock.now() + (opts.timeoutMs ?? USABLE_TIMEOUT_MS);
+    let wait = USABLE_FIRST_WAIT_MS;
+    try {
+      for (;;) {
+        try {
+          await sts.send(new GetCallerIdentityCommand({}));
+          return;
+        } catch (err) {
+          const context = { mount, role: cred.lease.role, operation: 'GetCallerIdentity with the new credential' };
+          if (!isAwsError(err, 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'AuthFailure')) throw toUserError(err, context);
+          if (clock.now() + wait > deadline) {
+            throw new UserError(`AWS did not accept the new credential of ${cred.lease.leaseId} within ${formatDuration(Math.round((opts.timeoutMs ?? USABLE_TIMEOUT_MS) / 1000))}`, { cause: err });
+          }
+        }
+        await clock.sleep(wait);
+        wait = Math.min(wait * 2, USABLE_MAX_WAIT_MS);
+      }
+    } finally {
+      sts.destroy();
+    }
+  }
+
+  private async revokeAll(leases: Lease[], opts: BulkRevokeOptions): Promise<BulkRevokeResult> {
+    const result: BulkRevokeResult = { revoked: [], failed: [], stillValid: [] };
+    const applied = await this.deps.state.getApplied();
+    let done = 0;
+    await forEachBounded(leases, opts.concurrency ?? REVOKE_CONCURRENCY, async (lease) => {
+      try {
+        const outcome = await this.revokeLease(lease, applied);
+        result.revoked.push(lease.leaseId);
+        if (!outcome.invalidated) result.stillValid.push(lease.leaseId);
+      } catch (err) {
+        result.failed.push({ leaseId: lease.leaseId, error: messageOf(err) });
+      }
+      opts.onProgress?.(++done, leases.length, lease.leaseId);
+    });
+    return result;
+  }
+
+  /**
+   * iam_user: the user and its key are deleted (revoke.ts), then the lease.
+   * STS: AWS offers no way to invalidate one temporary credential, so the lease
+   * is removed and the audit records that the credential works until it expires.
+   */
+  private async revokeLease(lease: Lease, applied?: AppliedSnapshot): Promise<RevokeOutcome> {
+    const { state, clients, clock, audit } = this.deps;
+    const base = { mount: lease.mount, role: lease.role, lease_id: lease.leaseId, ...(lease.sink ? { sink: lease.sink } : {}) };
+    try {
+      const mount = mountConfig(applied ?? (await state.getApplied()), lease.mount);
+      const { invalidated } = await kindOf(lease).revoke({ lease, mount, clients, clock });
+      await state.deleteLease(lease.leaseId);
+      const validUntil = invalidated ? undefined : lease.expiresAt;
+      audit.record({
+        operation: 'revoke',
+        outcome: 'ok',
+        ...base,
+        details: {
+          credential_type: lease.credentialType,
+          aws_credential_invalidated: invalidated,
+          ...(validUntil !== undefined
+            ? { aws_credential_valid_until: new Date(validUntil).toISOString(), note: 'AWS cannot revoke an STS credential; it stays valid until it expires' }
+            : {}),
+        },
+      });
+      return { leaseId: lease.leaseId, invalidated, ...(validUntil !== undefined ? { validUntil } : {}) };
+    } catch (err) {
+      audit.record({ operation: 'revoke', outcome: 'error', ...base, error: messageOf(err) });
+      throw err;
+    }
+  }
+}
+
+export function mountConfig(applied: AppliedSnapshot, name: string): MountConfig {
+  return applied.mounts.find((m) => m.name === name) ?? { name, lease: DEFAULT_LEASE_SECONDS, lease_max: DEFAULT_LEASE_SECONDS, roles: '' };
+}
+
+function kindOf(lease: Lease): CredentialKind {
+  const kind = credentialKind(lease.credentialType);
+  if (!kind) throw new Error(`lease ${lease.leaseId} has unknown credential type "${lease.credentialType}"`);
+  return kind;
+}
+
+function roleNotFound(applied: AppliedSnapshot, mount: string, role: string): UserError {
+  const mounts = [...new Set([...applied.mounts.map((m) => m.name), ...applied.roles.map((r) => r.mount)])];
+  if (!mounts.includes(mount)) {
+    return new UserError(`no mount "${mount}" in the applied state${mounts.length ? `; mounts: ${mounts.join(', ')}` : ' (run credops reconcile first)'}`);
+  }
+  return new UserError(`role "${role}" not found in mount "${mount}" (roles are applied from git by credops reconcile)`);
+}
+
+function userNameOf(data: Record<string, unknown>): { user_name?: string } {
+  return typeof data.userName === 'string' ? { user_name: data.userName } : {};
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,198 @@
+import {
+  DeactivateMFADeviceCommand,
+  DeleteAccessKeyCommand,
+  DeleteLoginProfileCommand,
+  DeleteServiceSpecificCredentialCommand,
+  DeleteSigningCertificateCommand,
+  DeleteSSHPublicKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  DetachUserPolicyCommand,
+  ListServiceSpecificCredentialsCommand,
+  paginateListAccessKeys,
+  paginateListAttachedUserPolicies,
+  paginateListGroupsForUser,
+  paginateListMFADevices,
+  paginateListSigningCertificates,
+  paginateListSSHPublicKeys,
+  paginateListUserPolicies,
+  RemoveUserFromGroupCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import type { LeaseResources } from '../model/types.js';
+import { awsCall, isDeleteConflict, isNoSuchEntity, isUnsupportedAction } from './aws-errors.js';
+
+/** Who the revocation is for, to name in errors. */
+export interface RevokeTarget {
+  mount: string;
+  role: string;
+}
+
+/**
+ * A DeleteConflict right after removing everything listed means something was
+ * attached meanwhile, or IAM's listing had not caught up with a just-created
+ * key. A few more rounds, spaced out, let it settle before giving up.
+ */
+export const DELETE_CONFLICT_ROUNDS = 3;
+export const DELETE_CONFLICT_WAIT_MS = 2_000;
+
+/**
+ * Revokes an iam_user credential in the safe order: access keys (the
+ * credential stops working first), inline policies, managed policies, groups,
+ * then the user. It removes what the lease recorded, without listing: drift
+ * cannot block it and it costs no extra calls. NoSuchEntity at any step means
+ * that part is already gone. Only when DeleteUser answers DeleteConflict
+ * (something was added out of band: another key, a login profile, an MFA
+ * device...) does it list the user's attachments from AWS and remove them.
+ */
+export async function revokeIamUser(
+  iam: IAMClient,
+  resources: LeaseResources,
+  target: RevokeTarget,
+  sleep: (ms: number) => Promise<void>,
+): Promise<'deleted' | 'absent'> {
+  const UserName = resources.userName;
+  if (!UserName) return 'absent';
+  const call = (operation: string, run: () => Promise<unknown>) => ignoreMissing(awsCall({ ...target, operation }, run));
+
+  if (resources.accessKeyId) {
+    const AccessKeyId = resources.accessKeyId;
+    await call('DeleteAccessKey', () => iam.send(new DeleteAccessKeyCommand({ UserName, AccessKeyId })));
+  }
+  if (resources.inlinePolicyName) {
+    const PolicyName = resources.inlinePolicyName;
+    await call('DeleteUserPolicy', () => iam.send(new DeleteUserPolicyCommand({ UserName, PolicyName })));
+  }
+  for (const PolicyArn of resources.attachedPolicyArns ?? []) {
+    await call('DetachUserPolicy', () => iam.send(new DetachUserPolicyCommand({ UserName, PolicyArn })));
+  }
+  for (const GroupName of resources.groups ?? []) {
+    await call('RemoveUserFromGroup', () => iam.send(new RemoveUserFromGroupCommand({ UserName, GroupName })));
+  }
+  try {
+    await awsCall({ ...target, operation: 'DeleteUser' }, () => iam.send(new DeleteUserCommand({ UserName })));
+    return 'deleted';
+  } catch (err) {
+    if (isNoSuchEntity(err)) return 'absent';
+    if (!isDeleteConflict(err)) throw err;
+  }
+  return deleteIamUserCompletely(iam, UserName, target, sleep);
+}
+
+/**
+ * Deletes an IAM user and everything attached to it, found by listing. Used
+ * when the recorded resources were not enough (DeleteConflict) and by crash
+ * recovery, which only knows the user name. Returns 'absent' when AWS says the
+ * user does not exist.
+ */
+export async function deleteIamUserCompletely(
+  iam: IAMClient,
+  UserName: string,
+  target: RevokeTarget,
+  sleep: (ms: number) => Promise<void>,
+): Promise<'deleted' | 'absent'> {
+  for (let round = 1; ; round++) {
+    try {
+      await removeAttachments(iam, UserName, target);
+    } catch (err) {
+      if (isNoSuchEntity(err)) return round === 1 ? 'absent' : 'deleted';
+      throw err;
+    }
+    try {
+      await awsCall({ ...target, operation: 'DeleteUser' }, () => iam.send(new DeleteUserCommand({ UserName })));
+      return 'deleted';
+    } catch (err) {
+      if (isNoSuchEntity(err)) return 'deleted';
+      if (!isDeleteConflict(err) || round >= DELETE_CONFLICT_ROUNDS) throw err;
+    }
+    await sleep(DELETE_CONFLICT_WAIT_MS);
+  }
+}
+
+/**
+ * Everything AWS requires gone before DeleteUser succeeds (DeleteUser's API
+ * reference). A listing that answers NoSuchEntity throws it (the user is gone);
+ * a delete that answers it is ignored (that item is gone).
+ */
+async function removeAttachments(iam: IAMClient, UserName: string, target: RevokeTarget): Promise<void> {
+  const ctx = (operation: string) => ({ ...target, operation });
+  const del = (operation: string, run: () => Promise<unknown>) => ignoreMissing(awsCall(ctx(operation), run));
+  const list = async <P>(operation: string, pages: AsyncIterable<P>, each: (page: P) => Promise<void>) =>
+    awsCall(ctx(operation), async () => {
+      for await (const page of pages) await each(page);
+    });
+  const optional = (run: Promise<void>) => run.catch((err: unknown) => {
+    if (!isUnsupportedAction(err)) throw err;
+  });
+
+  await list('ListAccessKeys', paginateListAccessKeys({ client: iam }, { UserName }), async (page) => {
+    for (const key of page.AccessKeyMetadata ?? []) {
+      const AccessKeyId = key.AccessKeyId;
+      if (AccessKeyId) await del('DeleteAccessKey', () => iam.send(new DeleteAccessKeyCommand({ UserName, AccessKeyId })));
+    }
+  });
+  await list('ListUserPolicies', paginateListUserPolicies({ client: iam }, { UserName }), async (page) => {
+    for (const PolicyName of page.PolicyNames ?? []) {
+      await del('DeleteUserPolicy', () => iam.send(new DeleteUserPolicyCommand({ UserName, PolicyName })));
+    }
+  });
+  await list('ListAttachedUserPolicies', paginateListAttachedUserPolicies({ client: iam }, { UserName }), async (page) => {
+    for (const policy of page.AttachedPolicies ?? []) {
+      const PolicyArn = policy.PolicyArn;
+      if (PolicyArn) await del('DetachUserPolicy', () => iam.send(new DetachUserPolicyCommand({ UserName, PolicyArn })));
+    }
+  });
+  await list('ListGroupsForUser', paginateListGroupsForUser({ client: iam }, { UserName }), async (page) => {
+    for (const group of page.Groups ?? []) {
+      const GroupName = group.GroupName;
+      if (GroupName) await del('RemoveUserFromGroup', () => iam.send(new RemoveUserFromGroupCommand({ UserName, GroupName })));
+    }
+  });
+  // What Vault's revocation leaves behind (its issue #16685): out-of-band additions.
+  await optional(del('DeleteLoginProfile', () => iam.send(new DeleteLoginProfileCommand({ UserName }))));
+  await optional(
+    list('ListMFADevices', paginateListMFADevices({ client: iam }, { UserName }), async (page) => {
+      for (const device of page.MFADevices ?? []) {
+        const SerialNumber = device.SerialNumber;
+        if (SerialNumber) await del('DeactivateMFADevice', () => iam.send(new DeactivateMFADeviceCommand({ UserName, SerialNumber })));
+      }
+    }),
+  );
+  await optional(
+    list('ListSSHPublicKeys', paginateListSSHPublicKeys({ client: iam }, { UserName }), async (page) => {
+      for (const key of page.SSHPublicKeys ?? []) {
+        const SSHPublicKeyId = key.SSHPublicKeyId;
+        if (SSHPublicKeyId) await del('DeleteSSHPublicKey', () => iam.send(new DeleteSSHPublicKeyCommand({ UserName, SSHPublicKeyId })));
+      }
+    }),
+  );
+  await optional(
+    list('ListSigningCertificates', paginateListSigningCertificates({ client: iam }, { UserName }), async (page) => {
+      for (const cert of page.Certificates ?? []) {
+        const CertificateId = cert.CertificateId;
+        if (CertificateId) await del('DeleteSigningCertificate', () => iam.send(new DeleteSigningCertificateCommand({ UserName, CertificateId })));
+      }
+    }),
+  );
+  await optional(
+    awsCall(ctx('ListServiceSpecificCredentials'), async () => {
+      const out = await iam.send(new ListServiceSpecificCredentialsCommand({ UserName }));
+      for (const cred of out.ServiceSpecificCredentials ?? []) {
+        const ServiceSpecificCredentialId = cred.ServiceSpecificCredentialId;
+        if (ServiceSpecificCredentialId) {
+          await del('DeleteServiceSpecificCredential', () =>
+            iam.send(new DeleteServiceSpecificCredentialCommand({ UserName, ServiceSpecificCredentialId })),
+          );
+        }
+      }
+    }),
+  );
+}
+
+async function ignoreMissing(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    if (!isNoSuchEntity(err)) throw err;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Credentials } from '@aws-sdk/client-sts';
+import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../aws/limits.js';
+import { UserError } from '../errors.js';
+import type { CredentialType, Lease, RoleSpec } from '../model/types.js';
+import { checkLength } from './checks.js';
+import type { IssueContext, Issued, IssueRequest } from './credential-type.js';
+
+/**
+ * What the three STS kinds share: the lease of a temporary credential. It is
+ * not renewable, lasts exactly as long as AWS says the credential does, and
+ * needs no journal entry: STS creates nothing in AWS that outlives the
+ * credential, so a crash between the call and the lease leaves no orphan.
+ */
+export function stsIssued(
+  ctx: IssueContext,
+  type: CredentialType,
+  credentials: Credentials | undefined,
+  principalArn: string | undefined,
+): Issued {
+  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration } = credentials ?? {};
+  if (!AccessKeyId || !SecretAccessKey || !SessionToken || !Expiration) {
+    throw new Error(`STS returned an incomplete credential for ${ctx.mount.name}/roles/${ctx.role.name}`);
+  }
+  const now = ctx.clock.now();
+  const lease: Lease = {
+    leaseId: ctx.leaseId,
+    mount: ctx.mount.name,
+    role: ctx.role.name,
+    credentialType: type,
+    path: ctx.request.path,
+    issuedAt: now,
+    expiresAt: Expiration.getTime(),
+    maxExpiresAt: Expiration.getTime(),
+    renewable: false,
+    resources: { accessKeyId: AccessKeyId, ...(principalArn ? { principalArn } : {}) },
+    ...(ctx.request.sink ? { sink: ctx.request.sink } : {}),
+  };
+  return { credential: { lease, accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiration: Expiration } };
+}
+
+/** SerialNumber and TokenCode for a role with mfa_serial_number; nothing otherwise. */
+export function mfaParams(role: RoleSpec, request: IssueRequest): { SerialNumber?: string; TokenCode?: string } {
+  if (!role.mfa_serial_number) return {};
+  checkLength(role, 'mfa_serial_number', role.mfa_serial_number, STS_MFA_SERIAL_MIN, STS_MFA_SERIAL_MAX);
+  if (!request.mfaCode) {
+    throw new UserError(`${role.mount}/roles/${role.name} requires an MFA code (mfa_serial_number is ${role.mfa_serial_number}): pass --mfa-code`);
+  }
+  if (!/^\d{6}$/.test(request.mfaCode)) throw new UserError('the MFA code must be the 6 digits the device shows');
+  return { SerialNumber: role.mfa_serial_number, TokenCode: request.mfaCode };
+}
+
+/** A session policy as STS takes it. */
+export function sessionPolicy(role: RoleSpec): { Policy?: string; PolicyArns?: { arn: string }[] } {
+  return {
+    ...(role.policy_document ? { Policy: JSON.stringify(role.policy_document) } : {}),
+    ...(role.policy_arns.length ? { PolicyArns: role.policy_arns.map((arn) => ({ arn })) } : {}),
+  };
+}
