@@ -239,7 +239,7 @@ export type SinkFile = {
 };
 
 /**
- * Publish to an AWS Secrets Manager secret (JSON: access_key, secret_key, security_token, expiration).
+ * Publish to an AWS Secrets Manager secret (JSON: AccessKeyId, SecretAccessKey, SessionToken, Expiration, lease_id).
  *
  * This interface was referenced by `undefined`'s JSON-Schema
  * via the `definition` "secretsmanager".
@@ -262,9 +262,15 @@ export interface SecretsManagerSink {
    */
   kms_key_id?: string;
   /**
-   * Days Secrets Manager keeps a deleted secret recoverable (7 to 30).
+   * Days Secrets Manager keeps a deleted secret recoverable (7 to 30), or 0 to delete it at once (ForceDeleteWithoutRecovery).
    */
-  recovery_window_days?: number;
+  recovery_window_days?: (
+    | 0
+    | {
+        [k: string]: unknown | undefined;
+      }
+  ) &
+    number;
 }
 /**
  * Write to a local file (mode 0600), e.g. an AWS shared credentials file.

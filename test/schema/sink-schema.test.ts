@@ -13,6 +13,7 @@ describe('sink schema: accepted', () => {
   const cases: [string, string][] = [
     ['secretsmanager, minimal', 'role: deploy\nsecretsmanager:\n  name: team/deploy\n'],
     ['secretsmanager, every field', `role: deploy\nsecretsmanager:\n  name: arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:x\n  region: us-east-1\n  endpoint: http://127.0.0.1:4566\n  kms_key_id: alias/credops\n  recovery_window_days: 30\n`],
+    ['secretsmanager, immediate deletion', 'role: deploy\nsecretsmanager: {name: x, recovery_window_days: 0}\n'],
     ['file, minimal', 'role: deploy\nfile:\n  path: creds.ini\n'],
     ['file as json and dotenv', 'role: deploy\nfile: {path: creds.json, format: json}\n'],
     ['file ini with a profile', 'role: deploy\nfile: {path: creds, format: ini, profile: ci}\n'],
@@ -39,7 +40,8 @@ describe('sink schema: rejected', () => {
     ['two sink types', 'role: deploy\nfile: {path: x}\nsecretsmanager: {name: y}\n', 'must have exactly one of secretsmanager, file (found secretsmanager, file)'],
     ['an unknown sink type', 'role: deploy\ns3: {bucket: x}\nfile: {path: x}\n', 'sinks/s.yaml:2:1: error: /s3 unknown field "s3"'],
     ['secretsmanager without name', 'role: deploy\nsecretsmanager: {region: us-east-1}\n', 'sinks/s.yaml:2:17: error: /secretsmanager missing required field "name"'],
-    ['a recovery window AWS refuses', 'role: deploy\nsecretsmanager: {name: x, recovery_window_days: 3}\n', '/secretsmanager/recovery_window_days must be >= 7 (found 3)'],
+    ['a recovery window AWS refuses', 'role: deploy\nsecretsmanager: {name: x, recovery_window_days: 3}\n', '/secretsmanager/recovery_window_days must be 0 (delete at once) or between 7 and 30 days (found 3)'],
+    ['a recovery window over 30 days', 'role: deploy\nsecretsmanager: {name: x, recovery_window_days: 31}\n', '/secretsmanager/recovery_window_days must be 0 (delete at once) or between 7 and 30 days (found 31)'],
     ['an endpoint that is not a URL', 'role: deploy\nsecretsmanager: {name: x, endpoint: localhost}\n', '/secretsmanager/endpoint must be an http(s) URL'],
     ['an unknown file format', 'role: deploy\nfile: {path: x, format: xml}\n', '/file/format must be one of ini, json, dotenv (found "xml")'],
     ['a profile with format json', 'role: deploy\nfile: {path: x, format: json, profile: p}\n', '/file/profile profile is only used with format ini'],

@@ -1,0 +1,424 @@
+import type { Clock } from '../clock.js';
+import type { Engine, IssuedCredential } from '../engine/index.js';
+import { UserError } from '../errors.js';
+import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
+import { ROLE_FIELDS, ROLE_FIELDS_THAT_ROTATE, SINK_FIELDS, sinkFieldRotates } from '../plan/fields.js';
+import { canonicalJson } from '../plan/normalise.js';
+import { createSink, sinkTypes, type Sink, type SinkContext, type SinkFactory } from '../sinks/index.js';
+import type { SinkStatus, StateStore } from '../state/store.js';
+
+/**
+ * The sink lifecycle (issue #4): every sink of the repo holds one live
+ * credential of its role; it is renewed or replaced before it expires, and a
+ * replaced one stays valid for the sink's grace so that consumers never see a
+ * gap. Sinks removed from the repo are cleaned up and their leases revoked.
+ */
+
+export interface LifecycleDeps {
+  state: StateStore;
+  engine: Pick<Engine, 'issue' | 'renew' | 'revoke' | 'waitUntilUsable'>;
+  sinks: SinkContext;
+  clock: Clock;
+  log: (event: SinkEvent) => void;
+  /** The sink types; default the registry of src/sinks. */
+  sinkTypes?: Record<string, SinkFactory>;
+}
+
+export type SinkWork = 'issue' | 'renew' | 'rotate' | 'remove';
+
+/** Before (`start`) and after (`done`) each sink with work to do. Never holds a secret. */
+export interface SinkEvent {
+  kind: 'sink';
+  phase: 'start' | 'done';
+  sink: string;
+  work: SinkWork;
+  reason: string;
+  /** 1-based position of this sink among those with work. */
+  done: number;
+  total: number;
+  report?: SinkReport;
+}
+
+export type SinkOutcome = 'issued' | 'renewed' | 'rotated' | 'removed' | 'unchanged' | 'failed';
+
+export interface SinkReport {
+  sink: string;
+  outcome: SinkOutcome;
+  /** Why something was done ("new sink", "expires in 20m", "config.name changed" ...). */
+  reason?: string;
+  /** Where the credential is (the sink's describe()). */
+  target?: string;
+  /** The lease the sink holds after this step. */
+  leaseId?: string;
+  /** Leases replaced by this step, valid until their grace ends. */
+  retired: string[];
+  /** Leases revoked by this step (a removed sink's, or one issued for a publish that failed). */
+  revoked: string[];
+  /** The issued credential's expiry (epoch ms). */
+  expiresAt?: number;
+  error?: string;
+}
+
+export type NextAction = 'issue' | 'renew' | 'rotate' | 'revoke-old' | 'none';
+
+/** Where a sink stands at `now`: pure, shared by the lifecycle, `status` and `watch`. */
+export interface SinkSchedule {
+  /** The lease whose credential the sink holds. */
+  current?: Lease;
+  /** Replaced leases waiting for their grace to end (tidy revokes them). */
+  retiring: Lease[];
+  /** Live leases of the sink that it does not hold (a run stopped between issue and publish). */
+  stray: Lease[];
+  /** What the sink needs now: issue, renew or rotate; or none. */
+  due: { work: 'issue' | 'renew' | 'rotate'; reason: string } | undefined;
+  /** The next thing that will happen to this sink, and when (epoch ms; now or earlier means due). */
+  next: { action: NextAction; at?: number };
+  /** Seconds before expiry at which the current credential is renewed or replaced. */
+  renewBefore?: number;
+}
+
+const DEFAULT_RENEW_FRACTION = 3;
+
+/** The role fields a credential carries, canonical: a change means credentials issued before are stale. */
+export function roleFingerprint(role: RoleSpec): string {
+  const fields = ROLE_FIELDS.filter((f) => ROLE_FIELDS_THAT_ROTATE.has(f.name)).map((f) => [f.name, f.get(role)]);
+  return canonicalJson(Object.fromEntries(fields))!;
+}
+
+/** The first sink field whose change needs a new credential (the plan's `rotate`), or undefined. */
+export function rotatingChange(before: SinkSpec, after: SinkSpec): string | undefined {
+  for (const f of SINK_FIELDS) if (sinkFieldRotates(f.name) && canonicalJson(f.get(before)) !== canonicalJson(f.get(after))) return f.name;
+  return canonicalJson(before.config) !== canonicalJson(after.config) ? 'config' : undefined;
+}
+
+export function scheduleSink(args: {
+  spec: SinkSpec;
+  /** The sink's describe() now. */
+  target: string;
+  status: SinkStatus | undefined;
+  /** The sink's leases in the state. */
+  leases: Lease[];
+  /** roleFingerprint of the sink's role as the repo has it now. */
+  role?: string;
+  now: number;
+}): SinkSchedule {
+  const { spec, target, status, leases, now } = args;
+  const published = status?.published;
+  const live = leases.filter((l) => l.expiresAt > now);
+  const retiring = live.filter((l) => l.revokeAt !== undefined);
+  const current = live.find((l) => l.revokeAt === undefined && l.leaseId === published?.leaseId);
+  const stray = live.filter((l) => l.revokeAt === undefined && l !== current);
+  const revokeOldAt = retiring.length ? Math.min(...retiring.map((l) => Math.min(l.revokeAt!, l.expiresAt))) : undefined;
+  const soonest = (action: NextAction, at: number) =>
+    revokeOldAt !== undefined && revokeOldAt < at ? { action: 'revoke-old' as const, at: revokeOldAt } : { action, at };
+
+  if (!current || !published) {
+    return { retiring, stray, due: { work: 'issue', reason: published ? 'its lease is gone' : 'new sink' }, next: { action: 'issue', at: now } };
+  }
+  const changed =
+    rotatingChange(published.spec, spec) ??
+    (published.target !== target ? 'target' : undefined) ??
+    (args.role !== undefined && published.role !== undefined && published.role !== args.role ? 'role policy' : undefined);
+
+  const ttl = spec.ttl ?? published.ttl;
+  const renewBefore = spec.renew_before ?? Math.floor(ttl / DEFAULT_RENEW_FRACTION);
+  const renewAt = current.expiresAt - renewBefore * 1000;
+  const base = { current, retiring, stray, renewBefore };
+  if (changed) return { ...base, due: { work: 'rotate', reason: `${changed} changed` }, next: { action: 'rotate', at: now } };
+
+  // A renewal is worth it only if it takes the lease out of the renewal window;
+  // near lease_max it cannot, and the credential is replaced instead.
+  const when = Math.max(now, renewAt);
+  const renewedUntil = Math.min(when + ttl * 1000, current.maxExpiresAt);
+  const work = current.renewable && renewedUntil - when > renewBefore * 1000 ? 'renew' : 'rotate';
+  if (now >= renewAt) {
+    return { ...base, due: { work, reason: `expires in ${Math.max(0, Math.round((current.expiresAt - now) / 1000))}s` }, next: { action: work, at: renewAt } };
+  }
+  return { ...base, due: undefined, next: soonest(work, renewAt) };
+}
+
+/**
+ * The earliest moment any sink or lease needs attention: a renewal or
+ * replacement, the end of a grace, or an expiry. `watch` sleeps until then. A
+ * moment in the past (0 for a sink without a credential) means now.
+ */
+export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: SinkContext): Promise<number | undefined> {
+  const leases = await state.listLeases();
+  let earliest: number | undefined;
+  const consider = (at: number | undefined) => {
+    if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
+  };
+  for (const lease of leases) consider(lease.revokeAt === undefined ? lease.expiresAt : Math.min(lease.revokeAt, lease.expiresAt));
+  for (const spec of sinks) {
+    const status = await state.getSinkStatus(spec.name);
+    // Without a sink context the target cannot be computed; treat it as unchanged.
+    const target = ctx ? safeDescribe(spec, ctx) : status?.published?.target;
+    const schedule = scheduleSink({ spec, target: target ?? '', status, leases: leases.filter((l) => l.sink === spec.name), now: 0 });
+    consider(schedule.current ? schedule.next.at : 0);
+  }
+  return earliest;
+}
+
+function safeDescribe(spec: SinkSpec, ctx: SinkContext): string | undefined {
+  try {
+    return createSink(spec, ctx).describe();
+  } catch {
+    return undefined;
+  }
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Brings every sink to its desired state, one sink at a time and each on its
+ * own: a failing sink is recorded in its status and its report, and the next
+ * sink goes ahead. `previous` is the applied sinks before this reconcile's
+ * apply, to find sinks removed from the repo. Expired and retired leases are
+ * left for engine.tidy(), which the caller runs afterwards.
+ */
+export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel, opts: { previous?: SinkSpec[] } = {}): Promise<SinkReport[]> {
+  const { state, clock, log } = deps;
+  const types = deps.sinkTypes ?? sinkTypes;
+  const ctx: SinkContext = { ...deps.sinks, mounts: deps.sinks.mounts ?? desired.config.mounts };
+  const make = (spec: SinkSpec): Sink => {
+    const factory = Object.hasOwn(types, spec.type) ? types[spec.type] : undefined;
+    if (!factory) throw new UserError(`sink "${spec.name}" (${spec.source}): unknown sink type "${spec.type}"`);
+    return factory(spec, ctx);
+  };
+
+  const leases = await state.listLeases();
+  const leasesOf = (name: string) => leases.filter((l) => l.sink === name);
+  const wanted = new Set(desired.sinks.map((s) => s.name));
+  type Job = { name: string; work: SinkWork; reason: string; run: () => Promise<SinkReport> };
+  const jobs: Job[] = [];
+  // In the repo's order, then the removed sinks; a job's slot is filled when it has run.
+  const reports: (SinkReport | Job)[] = [];
+  const pushJob = (job: Job) => {
+    jobs.push(job);
+    reports.push(job);
+  };
+
+  for (const spec of desired.sinks) {
+    const now = clock.now();
+    const status = await state.getSinkStatus(spec.name);
+    let sink: Sink;
+    let target: string;
+    try {
+      sink = make(spec);
+      target = sink.describe();
+    } catch (err) {
+      reports.push(await recordFailure(state, spec.name, status, now, { sink: spec.name, outcome: 'failed', retired: [], revoked: [], error: message(err) }));
+      continue;
+    }
+    const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
+    const schedule = scheduleSink({ spec, target, status, leases: leasesOf(spec.name), role: role && roleFingerprint(role), now });
+    if (!schedule.due && !schedule.stray.length) {
+      reports.push({ sink: spec.name, outcome: 'unchanged', target, leaseId: schedule.current?.leaseId, retired: [], revoked: [] });
+      continue;
+    }
+    // A live lease the sink does not hold means a run stopped between publishing
+    // and recording it: which one consumers have is unknown, so publish a new
+    // credential and give every older one the grace.
+    const due = schedule.due ?? { work: 'rotate' as const, reason: 'an unrecorded credential of it is live' };
+    pushJob({
+      name: spec.name,
+      work: due.work,
+      reason: due.reason,
+      run: () => applySink({ deps, make, spec, sink, target, role, status, schedule, work: due.work, reason: due.reason }),
+    });
+  }
+
+  const removed = new Set([...leases.map((l) => l.sink), ...(opts.previous ?? []).map((s) => s.name)]);
+  for (const name of [...removed].sort()) {
+    if (name === undefined || wanted.has(name)) continue;
+    pushJob({ name, work: 'remove', reason: 'removed from the repo', run: () => removeSink(deps, make, name, leasesOf(name), opts.previous) });
+  }
+
+  let done = 0;
+  for (const job of jobs) {
+    done++;
+    const event = { kind: 'sink' as const, sink: job.name, work: job.work, reason: job.reason, done, total: jobs.length };
+    log({ ...event, phase: 'start' });
+    const report = await job.run().catch((err: unknown): SinkReport => ({ sink: job.name, outcome: 'failed', retired: [], revoked: [], error: message(err) }));
+    reports[reports.indexOf(job)] = report;
+    log({ ...event, phase: 'done', report });
+  }
+  return reports as SinkReport[];
+}
+
+async function recordFailure(state: StateStore, name: string, status: SinkStatus | undefined, now: number, report: SinkReport): Promise<SinkReport> {
+  await state.setSinkStatus(name, { ...status, lastAttemptAt: now, lastError: report.error });
+  return report;
+}
+
+interface ApplyArgs {
+  deps: LifecycleDeps;
+  make: (spec: SinkSpec) => Sink;
+  spec: SinkSpec;
+  sink: Sink;
+  target: string;
+  role: RoleSpec | undefined;
+  status: SinkStatus | undefined;
+  schedule: SinkSchedule;
+  work: 'issue' | 'renew' | 'rotate';
+  reason: string;
+}
+
+async function applySink(a: ApplyArgs): Promise<SinkReport> {
+  const { deps, spec, schedule } = a;
+  const { state, engine, clock } = deps;
+  const startedAt = clock.now();
+  const report: SinkReport = { sink: spec.name, outcome: 'unchanged', reason: a.reason, target: a.target, retired: [], revoked: [] };
+  try {
+    if (a.work === 'renew' && schedule.current) {
+      const ttl = spec.ttl ?? a.status?.published?.ttl;
+      const renewed = await engine.renew(schedule.current.leaseId, ttl);
+      const still = scheduleSink({ spec, target: a.target, status: a.status, leases: [renewed], now: clock.now() });
+      if (!still.due) {
+        report.outcome = 'renewed';
+        report.leaseId = renewed.leaseId;
+        report.expiresAt = renewed.expiresAt;
+        await state.setSinkStatus(spec.name, { ...a.status, lastAttemptAt: startedAt, lastSuccessAt: clock.now(), lastError: undefined });
+        return report;
+      }
+      // The engine capped the renewal (lease_max): replace after all.
+    }
+    await replace(a, report);
+    await state.setSinkStatus(spec.name, {
+      ...(await state.getSinkStatus(spec.name)),
+      lastAttemptAt: startedAt,
+      lastSuccessAt: clock.now(),
+      lastError: report.error,
+    });
+  } catch (err) {
+    report.outcome = 'failed';
+    report.error = message(err);
+    await recordFailure(state, spec.name, await state.getSinkStatus(spec.name), startedAt, report);
+  }
+  return report;
+}
+
+/** Issue new, verify, publish new, then retire the old: the sink is never without a working credential. */
+async function replace(a: ApplyArgs, report: SinkReport): Promise<void> {
+  const { deps, spec, schedule } = a;
+  const { state, engine, clock } = deps;
+  if (!a.role) throw new UserError(`sink "${spec.name}" (${spec.source}): role ${spec.mount}/roles/${spec.role} does not exist`);
+
+  // A legacy role holding iam_user and federation_token is read at creds/, like Vault's aws/creds/ROLE.
+  const path = a.role.credential_types.includes('iam_user') ? 'creds' : 'sts';
+  const cred = await engine.issue({ mount: spec.mount, role: spec.role, path, ttl: spec.ttl, roleArn: spec.role_arn, sink: spec.name });
+  const lease = cred.lease;
+  try {
+    // IAM is eventually consistent: a new key can be refused for seconds after
+    // CreateAccessKey. A consumer must never be handed a key AWS still refuses.
+    if (lease.credentialType === 'iam_user' && spec.verify) await engine.waitUntilUsable(cred, spec.mount);
+    await a.sink.publish(published(cred));
+  } catch (err) {
+    report.revoked.push(...(await discard(deps, lease)));
+    throw err;
+  }
+
+  const now = clock.now();
+  const previous = a.status?.published;
+  const status: SinkStatus = {
+    ...(await state.getSinkStatus(spec.name)),
+    published: {
+      leaseId: lease.leaseId,
+      at: now,
+      target: a.target,
+      spec,
+      ttl: Math.round((lease.expiresAt - lease.issuedAt) / 1000),
+      role: roleFingerprint(a.role),
+    },
+  };
+  await state.setSinkStatus(spec.name, status);
+  report.outcome = schedule.current ? 'rotated' : 'issued';
+  report.leaseId = lease.leaseId;
+  report.expiresAt = lease.expiresAt;
+
+  // The replaced credentials stay valid for the grace: consumers that read
+  // them just before the switch keep working until they read the new one.
+  for (const old of [...(schedule.current ? [schedule.current] : []), ...schedule.stray]) {
+    const fresh = await state.getLease(old.leaseId); // a renewal just now may have moved its expiry
+    if (!fresh) continue;
+    await state.putLease({ ...fresh, revokeAt: now + spec.grace * 1000 });
+    report.retired.push(old.leaseId);
+  }
+
+  // The credential moved: what was published at the old place goes.
+  if (previous && previous.target !== a.target && previous.spec.deletion_policy === 'delete') {
+    try {
+      await a.make(previous.spec).remove();
+    } catch (err) {
+      report.error = `published to ${a.target}, but removing the old ${previous.target} failed: ${message(err)}`;
+    }
+  }
+}
+
+function published(cred: IssuedCredential) {
+  return {
+    accessKeyId: cred.accessKeyId,
+    secretAccessKey: cred.secretAccessKey,
+    sessionToken: cred.sessionToken,
+    expiration: cred.expiration ?? new Date(cred.lease.expiresAt),
+    leaseId: cred.lease.leaseId,
+  };
+}
+
+/**
+ * A credential issued for a sink that did not take it is revoked at once: no
+ * live key that nobody holds. If the revoke fails too, the lease is marked due
+ * now so that tidy (this run's, or the next) retries it.
+ */
+async function discard(deps: LifecycleDeps, lease: Lease): Promise<string[]> {
+  try {
+    await deps.engine.revoke(lease.leaseId);
+    return [lease.leaseId];
+  } catch {
+    const current = await deps.state.getLease(lease.leaseId);
+    if (current) await deps.state.putLease({ ...current, revokeAt: deps.clock.now() });
+    return [];
+  }
+}
+
+async function removeSink(
+  deps: LifecycleDeps,
+  make: (spec: SinkSpec) => Sink,
+  name: string,
+  leases: Lease[],
+  previous: SinkSpec[] | undefined,
+): Promise<SinkReport> {
+  const { state, engine, clock } = deps;
+  const now = clock.now();
+  const status = await state.getSinkStatus(name);
+  const spec = status?.published?.spec ?? previous?.find((s) => s.name === name);
+  const report: SinkReport = { sink: name, outcome: 'removed', reason: 'removed from the repo', retired: [], revoked: [] };
+  const errors: string[] = [];
+  if (spec) {
+    try {
+      const sink = make(spec);
+      report.target = sink.describe();
+      if (spec.deletion_policy === 'delete') await sink.remove();
+    } catch (err) {
+      errors.push(message(err));
+    }
+  }
+  // Revoked whatever happened to the target: the repo no longer grants this access.
+  for (const lease of leases) {
+    try {
+      await engine.revoke(lease.leaseId);
+      report.revoked.push(lease.leaseId);
+    } catch (err) {
+      errors.push(`revoke ${lease.leaseId}: ${message(err)}`);
+    }
+  }
+  if (errors.length) {
+    report.outcome = 'failed';
+    report.error = errors.join('; ');
+  }
+  await state.setSinkStatus(name, {
+    lastAttemptAt: now,
+    ...(errors.length ? { lastSuccessAt: status?.lastSuccessAt, lastError: report.error, published: status?.published } : { lastSuccessAt: clock.now() }),
+  });
+  return report;
+}

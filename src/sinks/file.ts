@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import type { SinkSpec } from '../model/types.js';
+import { readIniProfile, removeIniProfile, setIniProfile } from './ini.js';
+import type { PublishedCredential, Sink, SinkContext } from './sink.js';
+
+export type FileSinkFormat = 'ini' | 'json' | 'dotenv';
+
+/** The `file:` block of a sink file. */
+export interface FileSinkConfig {
+  path: string;
+  /** Default ini: an AWS shared credentials file. */
+  format?: FileSinkFormat;
+  /** ini only; default "default". */
+  profile?: string;
+}
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+/**
+ * One format: how the credential is written and how credops recognises its own
+ * content, so that it never overwrites or deletes what a person put there.
+ */
+interface FileFormat {
+  /** The new file content, from the current one ('' when there is none). */
+  write(current: string, cred: PublishedCredential): string;
+  /** The content with credops's part removed, or undefined to delete the file. */
+  remove(current: string): string | undefined;
+  /** True when `current` holds nothing, or only what this sink wrote. */
+  ours(current: string): boolean;
+}
+
+export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
+  const config = spec.config as unknown as FileSinkConfig;
+  const format = config.format ?? 'ini';
+  const profile = config.profile ?? 'default';
+  const path = expandPath(config.path, ctx);
+  const target = format === 'ini' ? `file ${path} [${profile}]` : `file ${path} (${format})`;
+  const marker = (cred?: PublishedCredential) =>
+    `# credops sink ${spec.name}:` + (cred ? ` lease ${cred.leaseId}, expires ${cred.expiration.toISOString()}; rewritten on rotation, do not edit` : '');
+
+  const formats: Record<FileSinkFormat, FileFormat> = {
+    ini: {
+      write: (current, cred) =>
+        setIniProfile(current, profile, marker(cred), [
+          ['aws_access_key_id', cred.accessKeyId],
+          ['aws_secret_access_key', cred.secretAccessKey],
+          ['aws_session_token', cred.sessionToken],
+        ]),
+      remove: (current) => removeIniProfile(current, profile),
+      ours: (current) => {
+        const lines = readIniProfile(current, profile);
+        return lines === undefined || (lines[0] ?? '').startsWith(marker());
+      },
+    },
+    json: {
+      // Version 1 and these names make the file valid credential_process output (`cat FILE`).
+      write: (_current, cred) =>
+        `${JSON.stringify(
+          {
+            Version: 1,
+            AccessKeyId: cred.accessKeyId,
+            SecretAccessKey: cred.secretAccessKey,
+            ...(cred.sessionToken ? { SessionToken: cred.sessionToken } : {}),
+            Expiration: cred.expiration.toISOString(),
+            lease_id: cred.leaseId,
+            credops_sink: spec.name,
+          },
+          null,
+          2,
+        )}\n`,
+      remove: () => undefined,
+      ours: (current) => current.trim() === '' || jsonSinkName(current) === spec.name,
+    },
+    dotenv: {
+      // The variable names the AWS SDKs and CLI read from the environment.
+      write: (_current, cred) =>
+        [
+          marker(cred),
+          `AWS_ACCESS_KEY_ID=${cred.accessKeyId}`,
+          `AWS_SECRET_ACCESS_KEY=${cred.secretAccessKey}`,
+          ...(cred.sessionToken ? [`AWS_SESSION_TOKEN=${cred.sessionToken}`] : []),
+          `AWS_CREDENTIAL_EXPIRATION=${cred.expiration.toISOString()}`,
+          `CREDOPS_LEASE_ID=${cred.leaseId}`,
+          '',
+        ].join('\n'),
+      remove: () => undefined,
+      ours: (current) => current.trim() === '' || current.startsWith(marker()),
+    },
+  };
+  const fmt = formats[format];
+  if (!fmt) throw new UserError(`sink "${spec.name}" (${spec.source}): unknown file format "${String(format)}"; use ini, json or dotenv`);
+
+  return {
+    describe: () => target,
+
+    async publish(cred) {
+      const real = await resolveLink(path);
+      const current = (await readIfExists(real, target)) ?? '';
+      if (!fmt.ours(current)) {
+        throw new UserError(
+          `sink "${spec.name}" (${spec.source}): ${target} exists and was not written by credops; refusing to overwrite it. ` +
+            (format === 'ini' ? 'Choose another profile, or delete that profile first.' : 'Choose another path, or delete the file first.'),
+        );
+      }
+      await writeAtomic(real, fmt.write(current, cred), target);
+    },
+
+    async remove() {
+      const real = await resolveLink(path);
+      const current = await readIfExists(real, target);
+      // Gone, or replaced by someone: nothing of ours left to remove.
+      if (current === undefined || !fmt.ours(current)) return;
+      const next = fmt.remove(current);
+      if (next === undefined) await rm(real, { force: true });
+      else if (next !== current) await writeAtomic(real, next, target);
+    },
+  };
+}
+
+function expandPath(path: string, ctx: SinkContext): string {
+  if (path === '~' || path.startsWith('~/')) return join(ctx.home ?? homedir(), path.slice(1));
+  return isAbsolute(path) ? path : resolve(ctx.cwd, path);
+}
+
+function jsonSinkName(text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>).credops_sink : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A credentials file that is a symlink (dotfiles repos) is written through, not replaced by a plain file. */
+async function resolveLink(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    return path;
+  }
+}
+
+async function readIfExists(path: string, target: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(err, target, 'read');
+  }
+}
+
+/**
+ * Replaces the file so that a reader sees either the old content or the new,
+ * never a half-written key, and a crash leaves one of the two on disk: the new
+ * content goes to a temp file in the same directory (rename is atomic only
+ * within one file system), is fsynced, then renamed over the target; the
+ * directory is fsynced so the rename itself is durable.
+ */
+async function writeAtomic(path: string, content: string, target: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const fh = await open(tmp, 'wx', FILE_MODE);
+    try {
+      await fh.writeFile(content, 'utf8');
+      await fh.chmod(FILE_MODE); // open's mode is subject to the umask
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw fsError(err, target, 'write');
+  }
+  const dh = await open(dir, 'r').catch(() => undefined);
+  await dh?.sync().catch(() => {}); // not supported on every platform; best effort
+  await dh?.close();
+}
+
+function fsError(err: unknown, target: string, what: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? new UserError(`${target}: cannot ${what}: ${code}`, { cause: err }) : (err as Error);
+}

@@ -1,0 +1,41 @@
+import type { AwsClients } from '../aws/clients.js';
+import type { MountConfig, SinkSpec } from '../model/types.js';
+
+/**
+ * What a sink receives: one live credential and the lease it belongs to.
+ * The only place credops holds a secret after issuing it; a sink writes it
+ * out and forgets it. Nothing here may reach an error message or a log.
+ */
+export interface PublishedCredential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration: Date;
+  leaseId: string;
+}
+
+/** Where a sink's credentials are delivered (sinks/NAME.yaml). */
+export interface Sink {
+  /** Writes the credential to the target, replacing what credops published there before. */
+  publish(cred: PublishedCredential): Promise<void>;
+  /** Removes what credops published (the deletion policy is the caller's decision). Gone already is fine. */
+  remove(): Promise<void>;
+  /**
+   * Names the target, e.g. `secretsmanager us-east-1 ci/deploy`. Two specs with
+   * the same description write to the same place; when it changes, the
+   * credential moves and the old target is removed.
+   */
+  describe(): string;
+}
+
+export interface SinkContext {
+  clients: AwsClients;
+  /** Relative file paths are taken from here. */
+  cwd: string;
+  /** For `~` in file paths; defaults to the process's home directory. */
+  home?: string;
+  /** The repo's mounts: a sink without its own region uses its mount's. */
+  mounts?: Record<string, MountConfig>;
+}
+
+export type SinkFactory = (spec: SinkSpec, ctx: SinkContext) => Sink;

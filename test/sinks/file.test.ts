@@ -1,0 +1,124 @@
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AwsClients } from '../../src/aws/clients.js';
+import { UserError } from '../../src/errors.js';
+import type { SinkSpec } from '../../src/model/types.js';
+import { createSink, type PublishedCredential } from '../../src/sinks/index.js';
+
+const noAws = new Proxy({}, { get: () => () => { throw new Error('a file sink made an AWS call'); } }) as AwsClients;
+
+function spec(config: Record<string, unknown>, name = 'ci'): SinkSpec {
+  return { name, source: `sinks/${name}.yaml`, mount: 'aws', role: 'deploy', type: 'file', config, grace: 300, deletion_policy: 'delete', verify: true };
+}
+
+const cred = (n: number, sessionToken?: string): PublishedCredential => ({
+  accessKeyId: `AKIAEXAMPLE${n}`,
+  secretAccessKey: `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE${n}`,
+  ...(sessionToken ? { sessionToken } : {}),
+  expiration: new Date(Date.UTC(2030, 0, 1, 12)),
+  leaseId: `aws/creds/deploy/lease${n}`,
+});
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'credops-file-sink-'));
+});
+afterEach(async () => {
+  await chmod(dir, 0o700).catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sink = (config: Record<string, unknown>, name?: string) => createSink(spec(config, name), { clients: noAws, cwd: dir, home: join(dir, 'home') });
+const mode = async (path: string) => (await stat(path)).mode & 0o777;
+
+describe('file sink', () => {
+  it('writes an AWS credentials profile with mode 0600 in a new 0700 directory, under ~ when asked', async () => {
+    const s = sink({ path: '~/.aws/credentials', profile: 'ci' });
+    expect(s.describe()).toBe(`file ${join(dir, 'home/.aws/credentials')} [ci]`);
+    await s.publish(cred(1, 'token1'));
+    const path = join(dir, 'home/.aws/credentials');
+    const text = await readFile(path, 'utf8');
+    expect(text).toContain('[ci]\n# credops sink ci: lease aws/creds/deploy/lease1, expires 2030-01-01T12:00:00.000Z');
+    expect(text).toContain('aws_access_key_id = AKIAEXAMPLE1\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE1\naws_session_token = token1\n');
+    expect(await mode(path)).toBe(0o600);
+    expect(await mode(join(dir, 'home/.aws'))).toBe(0o700);
+    expect((await readdir(join(dir, 'home/.aws'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('rotating an existing 0644 file tightens it to 0600 and keeps the other profiles', async () => {
+    const path = join(dir, 'credentials');
+    const others = '[default]\naws_access_key_id = MINE\n';
+    await writeFile(path, others, { mode: 0o644 });
+    const s = sink({ path: 'credentials', profile: 'ci' });
+    await s.publish(cred(1));
+    await s.publish(cred(2));
+    const text = await readFile(path, 'utf8');
+    expect(text.startsWith(others)).toBe(true);
+    expect(text).toContain('AKIAEXAMPLE2');
+    expect(text).not.toContain('AKIAEXAMPLE1');
+    expect(await mode(path)).toBe(0o600);
+  });
+
+  it('refuses to overwrite a profile it did not write, naming the sink', async () => {
+    const path = join(dir, 'credentials');
+    await writeFile(path, '[ci]\naws_access_key_id = SOMEONE\n');
+    const err = await sink({ path, profile: 'ci' }).publish(cred(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/sink "ci" \(sinks\/ci.yaml\): file .*credentials \[ci\] exists and was not written by credops/);
+    expect(await readFile(path, 'utf8')).toBe('[ci]\naws_access_key_id = SOMEONE\n');
+  });
+
+  it('json is credential_process output; remove deletes the file', async () => {
+    const s = sink({ path: 'out/creds.json', format: 'json' });
+    await s.publish(cred(3, 'tok'));
+    const path = join(dir, 'out/creds.json');
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({
+      Version: 1,
+      AccessKeyId: 'AKIAEXAMPLE3',
+      SecretAccessKey: cred(3).secretAccessKey,
+      SessionToken: 'tok',
+      Expiration: '2030-01-01T12:00:00.000Z',
+      lease_id: 'aws/creds/deploy/lease3',
+      credops_sink: 'ci',
+    });
+    await s.remove();
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    await s.remove(); // gone already is fine
+  });
+
+  it('dotenv uses the variables the AWS SDKs read; a file of another sink is refused', async () => {
+    await sink({ path: 'ci.env', format: 'dotenv' }).publish(cred(4));
+    const text = await readFile(join(dir, 'ci.env'), 'utf8');
+    expect(text).toMatch(/^# credops sink ci: /);
+    expect(text).toContain(`AWS_ACCESS_KEY_ID=AKIAEXAMPLE4\nAWS_SECRET_ACCESS_KEY=${cred(4).secretAccessKey}\nAWS_CREDENTIAL_EXPIRATION=2030-01-01T12:00:00.000Z\nCREDOPS_LEASE_ID=aws/creds/deploy/lease4\n`);
+    expect(text).not.toContain('AWS_SESSION_TOKEN');
+    await expect(sink({ path: 'ci.env', format: 'dotenv' }, 'other').publish(cred(5))).rejects.toThrow(/not written by credops/);
+  });
+
+  it('removing the profile leaves a file it did not write untouched', async () => {
+    const path = join(dir, 'credentials');
+    await writeFile(path, '[ci]\naws_access_key_id = SOMEONE\n');
+    await sink({ path, profile: 'ci' }).remove();
+    expect(await readFile(path, 'utf8')).toBe('[ci]\naws_access_key_id = SOMEONE\n');
+  });
+
+  it('a symlinked credentials file is written through the link', async () => {
+    await mkdir(join(dir, 'dotfiles'));
+    await writeFile(join(dir, 'dotfiles/credentials'), '[default]\nx = 1\n');
+    await symlink(join(dir, 'dotfiles/credentials'), join(dir, 'credentials'));
+    await sink({ path: 'credentials', profile: 'ci' }).publish(cred(6));
+    expect((await lstat(join(dir, 'credentials'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(dir, 'dotfiles/credentials'), 'utf8')).toContain('AKIAEXAMPLE6');
+  });
+
+  it('a path that cannot be written is a UserError that names the file and never the secret', async () => {
+    await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
+    const err = await sink({ path: 'blocker/creds.json', format: 'json' }).publish(cred(7)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/blocker\/creds\.json \(json\): cannot (read|write): E[A-Z]+$/);
+    expect((err as Error).message).not.toContain(cred(7).secretAccessKey);
+    expect(await readdir(dir)).toEqual(['blocker']);
+  });
+});
