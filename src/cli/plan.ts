@@ -1,8 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { createAwsClients } from '../aws/clients.js';
+import { systemClock } from '../clock.js';
 import { planAgainstState } from '../reconcile/index.js';
-import { PLAN_FORMATS, planHasChanges, renderPlan, type PlanFormat } from '../plan/index.js';
+import { refreshPlan } from '../reconcile/drift.js';
+import { PLAN_FORMATS, planHasChanges, planHasDrift, renderPlan, type PlanFormat } from '../plan/index.js';
 import { useColor, withState, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
@@ -10,18 +13,23 @@ interface PlanOptions extends RepoOptions {
   format: PlanFormat;
   out?: string;
   detailedExitcode?: boolean;
+  refresh?: boolean;
 }
 
 export function registerPlan(program: Command, run: Run): void {
   addRepoOptions(program.command('plan').description('show what reconcile would change (Terraform-style plan)'))
     .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('text'))
     .option('--out <file>', 'also save the plan (JSON) for `credops reconcile --plan FILE`')
-    .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes (or drift, with --refresh), 0 when it has none')
+    .option('--refresh', 'also check every live lease against AWS (read-only) and show drift')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const { model, warnings } = await readDesired(opts, run.io);
-      const plan = await withState(cmd, run, (state) => planAgainstState(state, model, warnings));
+      const plan = await withState(cmd, run, async (state) => {
+        const plan = await planAgainstState(state, model, warnings);
+        return opts.refresh ? refreshPlan(plan, { state, clients: createAwsClients({ state, env: run.io.env }), clock: systemClock }) : plan;
+      });
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
       if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });
-      if (opts.detailedExitcode && planHasChanges(plan)) run.exitCode = 2;
+      if (opts.detailedExitcode && (planHasChanges(plan) || planHasDrift(plan))) run.exitCode = 2;
     });
 }

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
-import type { ChangeAction, FieldChange, MountChange, Plan, PolicyDelta, RoleChange, SinkChange } from '../model/types.js';
+import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange } from '../model/types.js';
+import { sortDrift } from './drift-lines.js';
 import { SENSITIVE_PLACEHOLDER, isSensitiveField } from './fields.js';
 import { compareStrings } from './normalise.js';
 
@@ -44,6 +45,8 @@ export function renderJson(plan: Plan): string {
     warnings: [...plan.warnings]
       .sort((a, b) => compareStrings(a.file, b.file) || a.line - b.line || a.column - b.column || compareStrings(a.message, b.message))
       .map((w) => ({ file: w.file, line: w.line, column: w.column, pointer: w.pointer, message: w.message })),
+    // Only with --refresh: absent means AWS was not checked, [] that nothing drifted.
+    ...(plan.drift && { drift: sortDrift(plan.drift).map((d) => ({ lease_id: d.leaseId, sink: d.sink ?? null, kind: d.kind, detail: d.detail })) }),
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -119,6 +122,12 @@ export function parsePlanJson(text: string): Plan {
       pointer: w.string('pointer'),
       message: w.string('message'),
     })),
+    ...(r.has('drift') && {
+      drift: r.list('drift').map((d): DriftItem => {
+        const sink = d.optionalString('sink');
+        return { leaseId: d.string('lease_id'), ...(sink !== undefined && { sink }), kind: d.driftKind(), detail: d.string('detail') };
+      }),
+    }),
   };
 }
 
@@ -185,6 +194,11 @@ class Reader {
   action(): ChangeAction {
     const value = this.data.action;
     return ACTIONS.includes(value as ChangeAction) ? (value as ChangeAction) : this.fail('action', `one of ${ACTIONS.join(', ')}`);
+  }
+
+  driftKind(): DriftKind {
+    const value = this.data.kind;
+    return DRIFT_KINDS.includes(value as DriftKind) ? (value as DriftKind) : this.fail('kind', `one of ${DRIFT_KINDS.join(', ')}`);
   }
 
   object(key: string): Reader {

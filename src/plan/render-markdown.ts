@@ -1,6 +1,7 @@
 import type { Plan } from '../model/types.js';
 import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeBlock, type ChangeLine } from './change-lines.js';
 import { summaryLine } from './summary.js';
+import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks } from './drift-lines.js';
 
 /** The first line of the comment: CI finds the comment by it and edits it in place on each push. */
 export const PLAN_COMMENT_MARKER = '<!-- credops-plan -->';
@@ -13,6 +14,8 @@ const TAIL_RESERVE_CHARS = 2_000;
 const CALLOUT_MAX_LINES = 30;
 /** Warnings listed before the rest are only counted. */
 const WARNINGS_MAX_LINES = 50;
+/** Drift findings listed before the rest are only counted. */
+const DRIFT_MAX_LINES = 50;
 
 const ACTION_WORDS = { create: 'create', update: 'update', delete: 'destroy' } as const;
 
@@ -25,6 +28,15 @@ export function renderMarkdown(plan: Plan): string {
   if (risks.length) {
     head.push('> [!WARNING]', '> **This plan widens access.**', ...risks.slice(0, CALLOUT_MAX_LINES));
     if (risks.length > CALLOUT_MAX_LINES) head.push(`> - and ${risks.length - CALLOUT_MAX_LINES} more, in the sections below`);
+    head.push('');
+  }
+
+  const drift = driftBlocks(plan);
+  if (drift.length) {
+    head.push(`#### ${DRIFT_HEADING}`, '', escapeText(DRIFT_INTRO), '');
+    const lines = drift.flatMap((block) => block.items.map((i) => `- ${code(block.leaseId)}${block.sink ? ` (sink ${code(block.sink)})` : ''} ${code(i.kind)}: ${escapeText(i.detail)}`));
+    head.push(...lines.slice(0, DRIFT_MAX_LINES));
+    if (lines.length > DRIFT_MAX_LINES) head.push(`- and ${lines.length - DRIFT_MAX_LINES} more: run credops plan --refresh to see them all`);
     head.push('');
   }
 

@@ -2,6 +2,7 @@ import { formatDiagnostic } from '../errors.js';
 import type { Plan } from '../model/types.js';
 import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeLine, type Marker } from './change-lines.js';
 import type { RenderOptions } from './render-options.js';
+import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, driftTitle } from './drift-lines.js';
 import { summaryLine } from './summary.js';
 
 const ANSI = { reset: '\u001b[0m', bold: '\u001b[1m', dim: '\u001b[2m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m' };
@@ -11,6 +12,16 @@ const MARKER_COLOURS: Record<Marker, string> = { '+': ANSI.green, '-': ANSI.red,
 export function renderText(plan: Plan, opts: RenderOptions = {}): string {
   const paint = (colour: string, text: string) => (opts.color && colour ? `${colour}${text}${ANSI.reset}` : text);
   const out: string[] = [];
+
+  const drift = driftBlocks(plan);
+  if (drift.length) {
+    out.push(paint(ANSI.bold, `Note: ${DRIFT_HEADING}`), '', DRIFT_INTRO, '');
+    for (const block of drift) {
+      out.push(`  ${paint(MARKER_COLOURS['!'], '!')} ${paint(ANSI.bold, printable(driftTitle(block)))}`);
+      for (const item of block.items) out.push(`      ${printable(`${item.kind}: ${item.detail}`)}`);
+      out.push('');
+    }
+  }
 
   const blocks = planBlocks(plan);
   if (blocks.length) {

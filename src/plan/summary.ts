@@ -1,12 +1,22 @@
 import type { Plan } from '../model/types.js';
 
-/** Terraform's words: `Plan: 1 to add, 2 to change, 0 to destroy.` */
+/** Terraform's words: `Plan: 1 to add, 2 to change, 0 to destroy.`, then the drift `plan --refresh` found, if any. */
 export function summaryLine(plan: Plan): string {
   const { add, change, destroy } = plan.summary;
-  if (!planHasChanges(plan)) return `No changes. The state matches the repo at ${plan.commit}.`;
-  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.`;
+  const base = planHasChanges(plan) ? `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.` : `No changes. The state matches the repo at ${plan.commit}.`;
+  return planHasDrift(plan) ? `${base} ${driftLine(plan)}` : base;
 }
 
 export function planHasChanges(plan: Plan): boolean {
   return (plan.mounts?.length ?? 0) + plan.roles.length + plan.sinks.length > 0;
+}
+
+/** Leases changed outside credops (`plan --refresh`): reconcile repairs them, so `--detailed-exitcode` counts them. */
+export function planHasDrift(plan: Plan): boolean {
+  return (plan.drift?.length ?? 0) > 0;
+}
+
+function driftLine(plan: Plan): string {
+  const leases = new Set((plan.drift ?? []).map((d) => d.leaseId)).size;
+  return `Drift: ${leases} ${leases === 1 ? 'lease has' : 'leases have'} changed outside credops; reconcile repairs ${leases === 1 ? 'it' : 'them'}.`;
 }

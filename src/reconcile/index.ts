@@ -1,13 +1,20 @@
 import type { Diagnostic } from '../errors.js';
-import type { DesiredModel, Plan } from '../model/types.js';
+import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
 import { makePlan, planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
 import type { Engine } from '../engine/index.js';
 import { UserError } from '../errors.js';
+import type { Clock } from '../clock.js';
+import type { SinkContext } from '../sinks/index.js';
+import { reconcileSinks, type SinkEvent, type SinkReport } from './lifecycle.js';
+import { detectDrift, driftItems, repairDrift, type DriftEvent } from './drift.js';
 
 export interface ReconcileDeps {
   state: StateStore;
   engine: Engine;
+  /** What sinks need to reach their targets (AWS clients, the working directory). */
+  sinks: SinkContext;
+  clock: Clock;
   /** Progress and one line per action; never receives a secret. */
   log: (event: ReconcileEvent) => void;
 }
@@ -16,13 +23,32 @@ export type ReconcileEvent =
   | { kind: 'recovered'; rolledBack: number; completed: number }
   | { kind: 'applied'; commit: string; add: number; change: number; destroy: number }
   | { kind: 'revoke'; leaseId: string; reason: string; done: number; total: number; error?: string }
-  | { kind: 'no-changes'; commit: string };
+  | { kind: 'no-changes'; commit: string }
+  | DriftEvent
+  | SinkEvent;
 
 export interface ReconcileResult {
   plan: Plan;
   applied: boolean;
+  /** One per sink of the repo, and per sink removed from it. */
+  sinks: SinkReport[];
+  /** Every lease revoked: of removed roles and sinks, publishes that failed, and expired or retired ones. */
   revoked: string[];
   failed: { leaseId: string; error: string }[];
+  /** What the refresh found changed outside credops (all of it repaired unless listed in failed); absent without refresh. */
+  drift?: DriftItem[];
+}
+
+export interface ReconcileOptions {
+  /** Apply exactly this saved plan; refused if the repo commit or the state moved since it was made. */
+  saved?: Plan;
+  warnings?: Diagnostic[];
+  /**
+   * Check live leases against AWS and repair drift before applying (default
+   * true, as Terraform refreshes on apply). Costs reads only; a second run on
+   * the same commit finds nothing and writes nothing.
+   */
+  refresh?: boolean;
 }
 
 /** Makes the plan for the desired model against the state. Pure apart from reading the state. */
@@ -37,13 +63,27 @@ export async function planAgainstState(state: StateStore, desired: DesiredModel,
  * the state lock. With `saved`, applies exactly that plan, refused if the repo
  * commit or the state moved since it was made.
  */
-export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts: { saved?: Plan; warnings?: Diagnostic[] } = {}): Promise<ReconcileResult> {
+export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
   const { state, engine, log } = deps;
   const recovered = await engine.recover();
   if (recovered.rolledBack || recovered.completed) log({ kind: 'recovered', ...recovered });
 
   const plan = await planAgainstState(state, desired, opts.warnings);
   if (opts.saved) assertSavedPlanStillValid(opts.saved, plan);
+
+  // Drift is judged against the state as the leases were issued, before this
+  // apply; a lease dropped here leaves its sink without one, so the sink
+  // lifecycle below issues it a fresh credential in this same run.
+  const failed: { leaseId: string; error: string }[] = [];
+  const repairedRevoked: string[] = [];
+  let drift: DriftItem[] | undefined;
+  if (opts.refresh !== false) {
+    const report = await detectDrift({ state, clients: deps.sinks.clients, clock: deps.clock });
+    drift = driftItems(report);
+    const repaired = await repairDrift({ state, clients: deps.sinks.clients, engine, log }, report.drifted);
+    repairedRevoked.push(...repaired.revoked);
+    failed.push(...report.failed, ...repaired.failed);
+  }
 
   const applied = await state.getApplied();
   let appliedNow = false;
@@ -61,11 +101,16 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
     log({ kind: 'no-changes', commit: desired.commit });
   }
 
+  const sinks = await reconcileSinks({ state, engine, sinks: deps.sinks, clock: deps.clock, log }, desired, { previous: applied.sinks });
+  const revoked: string[] = [...repairedRevoked, ...sinks.flatMap((s) => s.revoked)];
+
   // A role removed from git takes its leases with it (Vault leaves them: its issue #1243).
+  // A lease in its grace (replaced for a sink) is left for tidy to revoke when the grace ends.
   const removed = plan.roles.filter((r) => r.action === 'delete');
-  const orphaned = (await state.listLeases()).filter((l) => removed.some((r) => r.mount === l.mount && r.name === l.role));
-  const revoked: string[] = [];
-  const failed: { leaseId: string; error: string }[] = [];
+  const now = deps.clock.now();
+  const orphaned = (await state.listLeases()).filter(
+    (l) => removed.some((r) => r.mount === l.mount && r.name === l.role) && !(l.revokeAt !== undefined && l.revokeAt > now),
+  );
   let done = 0;
   for (const lease of orphaned) {
     done++;
@@ -85,7 +130,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   });
   revoked.push(...expired.revoked);
   failed.push(...expired.failed);
-  return { plan, applied: appliedNow, revoked, failed };
+  return { plan, applied: appliedNow, sinks, revoked, failed, ...(drift && { drift }) };
 }
 
 /** Terraform's saved-plan rule: a plan applies only to the commit and state it was made against. */

@@ -1,0 +1,112 @@
+import { constants } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { createAwsClients } from '../aws/clients.js';
+import { systemClock } from '../clock.js';
+import { parseDuration } from '../engine/ttl.js';
+import { UserError } from '../errors.js';
+import { reconcile } from '../reconcile/index.js';
+import { nextDeadline } from '../reconcile/lifecycle.js';
+import { startHealthServer, WatchHealth } from '../reconcile/health.js';
+import { jsonLogLine, watch, type LogEntry } from '../reconcile/watch.js';
+import { makeEngine } from './engine.js';
+import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
+import { withLock, withState, type Run } from './runtime.js';
+
+interface WatchOptions extends RepoOptions {
+  interval: string;
+  healthPort?: string;
+  healthHost: string;
+}
+
+/** A shorter interval would fetch the repo more often than any git host welcomes, for nothing: deadlines wake the loop anyway. */
+const MIN_INTERVAL_SECONDS = 1;
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** `credops watch`: the long-running reconciler (src/reconcile/watch.ts), with JSON log lines on stdout. */
+export function registerWatch(program: Command, run: Run): void {
+  addRepoOptions(program.command('watch').description('reconcile continuously: on every new commit, and at every rotation and expiry deadline'))
+    .option('--interval <duration>', 'how often to fetch the repo (rotations and expiries wake it in between)', '1m')
+    .option('--health-port <port>', 'serve /healthz and /metrics on this port (0: any free port, logged as health.listening)')
+    .option('--health-host <address>', 'address for --health-port to listen on', '0.0.0.0')
+    .action(async (opts: WatchOptions, cmd: Command) => {
+      const intervalSeconds = parseDuration(opts.interval);
+      if (intervalSeconds < MIN_INTERVAL_SECONDS) throw new UserError(`--interval must be at least ${MIN_INTERVAL_SECONDS}s`);
+      const healthPort = opts.healthPort === undefined ? undefined : parsePort(opts.healthPort);
+      const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, systemClock.now()));
+      const stop = stopOnSignals(run, log);
+      try {
+        await withState(cmd, run, async (state) => {
+          const health = new WatchHealth({ startedAt: systemClock.now(), intervalMs: intervalSeconds * 1000 });
+          const server =
+            healthPort === undefined
+              ? undefined
+              : await startHealthServer({ host: opts.healthHost, port: healthPort, health, leases: () => state.listLeases(), now: systemClock.now }).catch(
+                  (err: NodeJS.ErrnoException) => {
+                    throw new UserError(`--health-port: cannot listen on ${opts.healthHost}:${healthPort}: ${err.code ?? err.message}`, { cause: err });
+                  },
+                );
+          if (server) log({ level: 'info', event: 'health.listening', host: opts.healthHost, port: server.port });
+          try {
+            await watch({
+              now: systemClock.now,
+              sleep: (ms, signal) => delay(ms, undefined, { signal }).catch(() => {}),
+              signal: stop.signal,
+              intervalMs: intervalSeconds * 1000,
+              // Warnings are logged by the loop as JSON, once per commit.
+              readRepo: () => readDesired(opts, { ...run.io, stderr: () => {} }),
+              applied: () => state.getApplied(),
+              nextDeadline: (model) => nextDeadline(state, model.sinks),
+              reconcile: (model, warnings, reconcileLog) =>
+                withLock(cmd, state, 'watch', () => {
+                  const sinks = { clients: createAwsClients({ state, env: run.io.env }), cwd: run.io.cwd, home: run.io.env.HOME };
+                  return reconcile({ state, engine: makeEngine(state, run.io), sinks, clock: systemClock, log: reconcileLog }, model, { warnings });
+                }),
+              log,
+              observe: (outcome) => health.record(outcome),
+            });
+          } finally {
+            await server?.close();
+          }
+        });
+      } finally {
+        stop.dispose();
+      }
+    });
+}
+
+/**
+ * SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C) stop the loop between
+ * steps: the current reconcile finishes and releases the lock, the state is
+ * closed, exit 0. A second signal gives up at once, as shells expect; the
+ * journal makes that safe (DESIGN invariant 1) and a dead holder's lock is
+ * taken over by the next run.
+ */
+function stopOnSignals(run: Run, log: (entry: LogEntry) => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  if (run.signal.aborted) controller.abort();
+  else run.signal.addEventListener('abort', onAbort, { once: true });
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      log({ level: 'warn', event: 'watch.killed', signal: sig });
+      process.exit(128 + (constants.signals[sig] ?? 0));
+    }
+    log({ level: 'info', event: 'watch.stopping', signal: sig });
+    controller.abort();
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+      run.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new UserError(`--health-port must be a port number (0 to 65535), got "${value}"`);
+  return port;
+}

@@ -1,0 +1,32 @@
+import type { DriftItem, Plan } from '../model/types.js';
+import { compareStrings } from './normalise.js';
+
+/** The drift of one lease, for the text and markdown renderers. */
+export interface DriftBlock {
+  leaseId: string;
+  sink?: string;
+  items: DriftItem[];
+}
+
+/** Drift grouped by lease, in a stable order: lease id, then kind and detail. */
+export function driftBlocks(plan: Plan): DriftBlock[] {
+  const byLease = new Map<string, DriftBlock>();
+  for (const item of sortDrift(plan.drift ?? [])) {
+    const block = byLease.get(item.leaseId) ?? { leaseId: item.leaseId, ...(item.sink ? { sink: item.sink } : {}), items: [] };
+    block.items.push(item);
+    byLease.set(item.leaseId, block);
+  }
+  return [...byLease.values()];
+}
+
+export function sortDrift(items: DriftItem[]): DriftItem[] {
+  return [...items].sort((a, b) => compareStrings(a.leaseId, b.leaseId) || compareStrings(a.kind, b.kind) || compareStrings(a.detail, b.detail));
+}
+
+/** `lease aws/creds/deploy/abc (sink ci-deploy)` */
+export function driftTitle(block: DriftBlock): string {
+  return `lease ${block.leaseId}${block.sink ? ` (sink ${block.sink})` : ''}`;
+}
+
+export const DRIFT_HEADING = 'Changes outside credops';
+export const DRIFT_INTRO = 'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back.';

@@ -1,0 +1,201 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Lease } from '../model/types.js';
+import type { IterationOutcome } from './watch.js';
+
+/**
+ * What `credops watch --health-port` serves: /healthz for a liveness or
+ * readiness probe, /metrics in the Prometheus text format. Neither ever
+ * carries a secret: only counts, times, commit ids and error messages (which
+ * by DESIGN invariant 2 hold no secret either).
+ */
+
+/**
+ * How long a failing watch still answers 200: a short AWS outage or one bad
+ * commit should not get the pod restarted, a lasting one should page. Twice
+ * the interval, so that a failure is retried at least once before it counts.
+ */
+export const HEALTH_MIN_GRACE_MS = 5 * 60_000;
+export function healthGraceMs(intervalMs: number): number {
+  return Math.max(HEALTH_MIN_GRACE_MS, 2 * intervalMs);
+}
+
+export type HealthStatus = 'starting' | 'ok' | 'degraded' | 'failing' | 'stalled';
+
+export interface HealthReport {
+  healthy: boolean;
+  body: {
+    status: HealthStatus;
+    started_at: string;
+    last_iteration_at: string | null;
+    last_success_at: string | null;
+    consecutive_failures: number;
+    last_error: string | null;
+    commit: string | null;
+  };
+}
+
+/** The watch loop's record of itself, fed one IterationOutcome at a time. */
+export class WatchHealth {
+  private lastFinishedAt: number | undefined;
+  private lastSuccessAt: number | undefined;
+  private lastError: string | undefined;
+  private commit: string | undefined;
+  private failures = 0;
+  private errorsTotal = 0;
+  private reconcileSeconds = 0;
+  private reconcileCount = 0;
+
+  constructor(private readonly opts: { startedAt: number; intervalMs: number; graceMs?: number }) {}
+
+  private get graceMs(): number {
+    return this.opts.graceMs ?? healthGraceMs(this.opts.intervalMs);
+  }
+
+  record(o: IterationOutcome): void {
+    this.lastFinishedAt = o.finishedAt;
+    if (o.commit !== undefined) this.commit = o.commit;
+    if (o.reconcileMs !== undefined) {
+      this.reconcileSeconds += o.reconcileMs / 1000;
+      this.reconcileCount++;
+    }
+    if (o.ok) {
+      this.lastSuccessAt = o.finishedAt;
+      this.lastError = undefined;
+      this.failures = 0;
+    } else {
+      this.lastError = o.error;
+      this.failures++;
+      this.errorsTotal++;
+    }
+  }
+
+  report(now: number): HealthReport {
+    const { startedAt, intervalMs } = this.opts;
+    const grace = this.graceMs;
+    let status: HealthStatus;
+    if (this.lastFinishedAt === undefined) {
+      // The first fetch and reconcile (a git clone, many sinks) may take a while.
+      status = now - startedAt <= grace ? 'starting' : 'stalled';
+    } else if (this.failures === 0) {
+      // The loop runs at least once per interval; longer than that plus the grace and it is stuck.
+      status = now - this.lastFinishedAt <= intervalMs + grace ? 'ok' : 'stalled';
+    } else {
+      status = now - (this.lastSuccessAt ?? startedAt) <= grace ? 'degraded' : 'failing';
+    }
+    const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+    return {
+      healthy: status === 'starting' || status === 'ok' || status === 'degraded',
+      body: {
+        status,
+        started_at: new Date(startedAt).toISOString(),
+        last_iteration_at: iso(this.lastFinishedAt),
+        last_success_at: iso(this.lastSuccessAt),
+        consecutive_failures: this.failures,
+        last_error: this.lastError ?? null,
+        commit: this.commit ?? null,
+      },
+    };
+  }
+
+  /** Prometheus text exposition format 0.0.4. `leases` undefined: the state could not be read; those metrics are left out. */
+  metrics(now: number, leases: Lease[] | undefined): string {
+    const out: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: [labels: string, value: number][]) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) out.push(`${name}${labels} ${formatNumber(value)}`);
+    };
+    if (leases) {
+      const active = leases.filter((l) => isActive(l, now));
+      metric('credops_leases', 'gauge', 'Leases in the state: active, or revoke_pending (replaced and in their grace, or expired, until revoked).', [
+        ['{state="active"}', active.length],
+        ['{state="revoke_pending"}', leases.length - active.length],
+      ]);
+      if (active.length) {
+        const next = Math.min(...active.map((l) => l.expiresAt));
+        metric('credops_seconds_to_next_expiry', 'gauge', 'Seconds until the earliest active lease expires; absent when there is none.', [
+          ['', Math.max(0, (next - now) / 1000)],
+        ]);
+      }
+    } else {
+      out.push('# credops_leases and credops_seconds_to_next_expiry are missing: the state could not be read');
+    }
+    metric('credops_reconcile_errors_total', 'counter', 'Watch iterations that failed: repo unreadable or invalid, reconcile, sink or revocation failed.', [
+      ['', this.errorsTotal],
+    ]);
+    metric('credops_reconcile_duration_seconds', 'summary', 'Duration of the reconciles run by watch.', []);
+    out.push(`credops_reconcile_duration_seconds_sum ${formatNumber(this.reconcileSeconds)}`);
+    out.push(`credops_reconcile_duration_seconds_count ${this.reconcileCount}`);
+    metric('credops_last_success_timestamp_seconds', 'gauge', 'Unix time of the last successful watch iteration; 0 before the first.', [
+      ['', this.lastSuccessAt === undefined ? 0 : this.lastSuccessAt / 1000],
+    ]);
+    return `${out.join('\n')}\n`;
+  }
+}
+
+function isActive(lease: Lease, now: number): boolean {
+  return lease.revokeAt === undefined && lease.expiresAt > now;
+}
+
+function formatNumber(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(3);
+}
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface HealthServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(opts: {
+  host: string;
+  port: number;
+  health: WatchHealth;
+  /** Read at every scrape, so that the counts include what other credops runs did. */
+  leases: () => Promise<Lease[]>;
+  now: () => number;
+}): Promise<HealthServer> {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/healthz') {
+      const report = opts.health.report(opts.now());
+      res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify(report.body)}\n`);
+      return;
+    }
+    if (path === '/metrics') {
+      const leases = await opts.leases().catch(() => undefined);
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+      res.end(req.method === 'HEAD' ? undefined : opts.health.metrics(opts.now(), leases));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Keep-alive connections of a scraper would otherwise hold the process open after SIGTERM.
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
