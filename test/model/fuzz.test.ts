@@ -1,4 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/runtime.js';
+import { openState } from '../../src/state/index.js';
 import { formatDiagnostic, ValidationError } from '../../src/errors.js';
 import { desiredFromSnapshot } from '../../src/model/desired.js';
 import type { RepoFile, RepoSnapshot } from '../../src/repo/index.js';
@@ -102,4 +108,50 @@ describe('fuzz: 500 corrupted role files', () => {
     // Every kind of corruption was exercised.
     expect([...kinds.keys()].sort()).toEqual(['bad-utf8', 'huge-nesting', 'huge-number', 'huge-string', 'truncate', 'wrong-type']);
   });
+});
+
+describe('fuzz through the CLI: 500 corrupted role files against an applied state', () => {
+  it('each makes reconcile exit 1 with a clear message, no stack trace, and the state unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credops-fuzz-'));
+    const repo = join(dir, 'repo');
+    mkdirSync(join(repo, 'roles'), { recursive: true });
+    writeFileSync(join(repo, 'roles', 'valid.json'), JSON.stringify(BASE_ROLES[1]));
+    const stateUrl = `sqlite:${join(dir, 'state.db')}`;
+    let stderr = '';
+    const io: Io = {
+      stdout: () => {},
+      stderr: (text) => (stderr += text),
+      readStdin: async () => '',
+      isTTY: false,
+      // Unreachable AWS: were a corrupted repo ever to get as far as AWS, the run would fail differently.
+      env: { CREDOPS_STATE: stateUrl, CREDOPS_AUDIT_LOG: join(dir, 'audit.log'), AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_REGION: 'us-east-1' },
+      cwd: dir,
+    };
+    try {
+      expect(await main(['node', 'credops', 'reconcile', '--repo', repo], io), stderr).toBe(0);
+      const state = await openState(stateUrl);
+      const applied = await state.getApplied();
+      await state.close();
+      expect(applied.roles.map((r) => r.name)).toEqual(['valid']);
+
+      const rand = prng(SEED + 1);
+      for (let i = 0; i < 500; i++) {
+        const { kind, bytes } = corrupt(rand);
+        const file = join(repo, 'roles', 'fuzz.json');
+        writeFileSync(file, bytes);
+        stderr = '';
+        const code = await main(['node', 'credops', 'reconcile', '--repo', repo], io);
+        const context = `case ${i} (${kind}, seed ${SEED + 1}): ${stderr.slice(0, 300)}`;
+        expect(code, context).toBe(1);
+        expect(stderr, context).toMatch(/^roles\/fuzz\.json:[1-9]\d*:[1-9]\d*: error: \S/m);
+        expect(stderr, context).not.toMatch(/internal error|\n\s+at /);
+      }
+      const after = await openState(stateUrl);
+      expect(await after.getApplied()).toEqual(applied);
+      expect(await after.listLeases()).toEqual([]);
+      await after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
