@@ -31,7 +31,7 @@ export function registerReconcile(program: Command, run: Run): void {
         withLock(cmd, state, 'reconcile', async () => {
           const sinks = { clients: createAwsClients({ state, env: run.io.env }), cwd: run.io.cwd, home: run.io.env.HOME };
           try {
-            return await reconcile({ state, engine: makeEngine(state, run.io), sinks, clock: systemClock, log }, model, { saved, warnings, refresh: opts.refresh });
+            return await reconcile({ state, engine: makeEngine(state, run.io, sinks.clients), sinks, clock: systemClock, log }, model, { saved, warnings, refresh: opts.refresh });
           } finally {
             progress.finish();
           }

@@ -22,6 +22,8 @@ interface WatchOptions extends RepoOptions {
 /** A shorter interval would fetch the repo more often than any git host welcomes, for nothing: deadlines wake the loop anyway. */
 const MIN_INTERVAL_SECONDS = 1;
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** How often watch checks live leases against AWS for drift (`reconcile` checks on every run). */
+const REFRESH_EVERY_MS = 15 * 60_000;
 
 /** `credops watch`: the long-running reconciler (src/reconcile/watch.ts), with JSON log lines on stdout. */
 export function registerWatch(program: Command, run: Run): void {
@@ -37,6 +39,9 @@ export function registerWatch(program: Command, run: Run): void {
       const stop = stopOnSignals(run, log);
       try {
         await withState(cmd, run, async (state) => {
+          const clients = createAwsClients({ state, env: run.io.env });
+          const sinks = { clients, cwd: run.io.cwd, home: run.io.env.HOME };
+          let lastRefresh = -Infinity;
           const health = new WatchHealth({ startedAt: systemClock.now(), intervalMs: intervalSeconds * 1000 });
           const server =
             healthPort === undefined
@@ -58,9 +63,17 @@ export function registerWatch(program: Command, run: Run): void {
               applied: () => state.getApplied(),
               nextDeadline: (model) => nextDeadline(state, model.sinks),
               reconcile: (model, warnings, reconcileLog) =>
-                withLock(cmd, state, 'watch', () => {
-                  const sinks = { clients: createAwsClients({ state, env: run.io.env }), cwd: run.io.cwd, home: run.io.env.HOME };
-                  return reconcile({ state, engine: makeEngine(state, run.io), sinks, clock: systemClock, log: reconcileLog }, model, { warnings });
+                withLock(cmd, state, 'watch', async () => {
+                  // The drift check reads IAM for every live lease; once per REFRESH_EVERY_MS
+                  // is enough for repair, where every wake-up would multiply the read traffic.
+                  const refresh = systemClock.now() - lastRefresh >= REFRESH_EVERY_MS;
+                  const result = await reconcile(
+                    { state, engine: makeEngine(state, run.io, clients), sinks, clock: systemClock, log: reconcileLog },
+                    model,
+                    { warnings, refresh },
+                  );
+                  if (refresh) lastRefresh = systemClock.now();
+                  return result;
                 }),
               log,
               observe: (outcome) => health.record(outcome),

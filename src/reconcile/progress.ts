@@ -59,6 +59,10 @@ export function progressReporter(out: ProgressOutput): ProgressReporter {
           if (e.done === e.total) clear();
           return;
         }
+        case 'repair': {
+          const text = `[${e.done}/${e.total}] repair ${e.leaseId}: ${e.detail}`;
+          return line(e.error ? `${text}: FAILED: ${e.error}` : text);
+        }
         case 'sink': {
           const what = `sink ${e.sink}: ${e.work} (${e.reason})`;
           if (e.phase === 'start') {
