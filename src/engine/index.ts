@@ -1,17 +1,15 @@
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
 import type { Clock } from '../clock.js';
 import { UserError } from '../errors.js';
 import type { AppliedSnapshot, Lease, MountConfig } from '../model/types.js';
 import type { LeaseFilter, StateStore } from '../state/store.js';
-import { isAwsError, toUserError } from './aws-errors.js';
 import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
 import { issueJournal, recoverJournal, type RecoverResult } from './journal.js';
 import { newLeaseId, prefixPath } from './lease-id.js';
 import { forEachBounded } from './pool.js';
 import { credentialKind, credentialKindFor } from './registry.js';
-import { formatDuration } from './ttl.js';
+import { waitUntilAccepted } from './usable.js';
 
 export type { IssuedCredential, IssueRequest } from './credential-type.js';
 export type { RecoverResult } from './journal.js';
@@ -28,15 +26,7 @@ export const REVOKE_CONCURRENCY = 8;
 /** Vault's config/lease default, for a mount the state has no config for. */
 export const DEFAULT_LEASE_SECONDS = 768 * 3600;
 
-/**
- * A new access key is not accepted everywhere at once (IAM is eventually
- * consistent; AWS advises waiting seconds, sometimes more). waitUntilUsable
- * asks GetCallerIdentity with the key, backing off from the first wait up to
- * the longest, until it works or the timeout passes.
- */
-export const USABLE_TIMEOUT_MS = 60_000;
-export const USABLE_FIRST_WAIT_MS = 250;
-export const USABLE_MAX_WAIT_MS = 5_000;
+export { USABLE_FIRST_WAIT_MS, USABLE_MAX_WAIT_MS, USABLE_TIMEOUT_MS } from './usable.js';
 
 export interface RevokeOutcome {
   leaseId: string;
@@ -207,26 +197,11 @@ export class Engine {
       secretAccessKey: cred.secretAccessKey,
       ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}),
     });
-    const deadline = clock.now() + (opts.timeoutMs ?? USABLE_TIMEOUT_MS);
-    let wait = USABLE_FIRST_WAIT_MS;
-    try {
-      for (;;) {
-        try {
-          await sts.send(new GetCallerIdentityCommand({}));
-          return;
-        } catch (err) {
-          const context = { mount, role: cred.lease.role, operation: 'GetCallerIdentity with the new credential' };
-          if (!isAwsError(err, 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'AuthFailure')) throw toUserError(err, context);
-          if (clock.now() + wait > deadline) {
-            throw new UserError(`AWS did not accept the new credential of ${cred.lease.leaseId} within ${formatDuration(Math.round((opts.timeoutMs ?? USABLE_TIMEOUT_MS) / 1000))}`, { cause: err });
-          }
-        }
-        await clock.sleep(wait);
-        wait = Math.min(wait * 2, USABLE_MAX_WAIT_MS);
-      }
-    } finally {
-      sts.destroy();
-    }
+    await waitUntilAccepted(sts, clock, {
+      what: `the new credential of ${cred.lease.leaseId}`,
+      context: { mount, role: cred.lease.role, operation: 'GetCallerIdentity with the new credential' },
+      timeoutMs: opts.timeoutMs,
+    });
   }
 
   private async revokeAll(leases: Lease[], opts: BulkRevokeOptions): Promise<BulkRevokeResult> {

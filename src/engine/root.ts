@@ -1,5 +1,4 @@
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, GetUserCommand, ListAccessKeysCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { IAM_ACCESS_KEY_ID_MAX, IAM_ACCESS_KEY_ID_MIN, IAM_ACCESS_KEYS_PER_USER, SIGV4_CLOCK_SKEW_MS } from '../aws/limits.js';
 import {
   decryptStoredRootKeys,
@@ -12,9 +11,9 @@ import {
 import { UserError } from '../errors.js';
 import type { MountConfig } from '../model/types.js';
 import type { StateStore } from '../state/store.js';
-import { awsCall, awsErrorCode, isAwsError, isNoSuchEntity, toUserError } from './aws-errors.js';
-import { mountConfig, USABLE_FIRST_WAIT_MS, USABLE_MAX_WAIT_MS, USABLE_TIMEOUT_MS, type EngineDeps } from './index.js';
-import { formatDuration } from './ttl.js';
+import { awsCall, isAwsError, isNoSuchEntity } from './aws-errors.js';
+import { mountConfig, type EngineDeps } from './index.js';
+import { waitUntilAccepted } from './usable.js';
 
 /**
  * The root identity of a mount (Vault's path_config_root.go and
@@ -213,30 +212,7 @@ async function rootUserName(iam: IAMClient, mount: string): Promise<string> {
  */
 async function waitUntilKeyWorks(deps: RootDeps, mount: MountConfig, keys: RootKeys): Promise<void> {
   const sts = deps.clients.sts(mount, { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey });
-  const deadline = deps.clock.now() + USABLE_TIMEOUT_MS;
-  let wait = USABLE_FIRST_WAIT_MS;
-  try {
-    for (;;) {
-      try {
-        await sts.send(new GetCallerIdentityCommand({}));
-        return;
-      } catch (err) {
-        if (!isAwsError(err, 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'AuthFailure')) {
-          throw toUserError(err, op(mount.name, 'GetCallerIdentity with the new key'));
-        }
-        if (deps.clock.now() + wait > deadline) {
-          throw new UserError(
-            `AWS did not accept the new key ${keys.accessKeyId} within ${formatDuration(USABLE_TIMEOUT_MS / 1000)} (last error: ${awsErrorCode(err)})`,
-            { cause: err },
-          );
-        }
-      }
-      await deps.clock.sleep(wait);
-      wait = Math.min(wait * 2, USABLE_MAX_WAIT_MS);
-    }
-  } finally {
-    sts.destroy();
-  }
+  await waitUntilAccepted(sts, deps.clock, { what: `the new key ${keys.accessKeyId}`, context: op(mount.name, 'GetCallerIdentity with the new key') });
 }
 
 /**

@@ -9,18 +9,10 @@ import { formatDiagnostic, ValidationError } from '../../src/errors.js';
 import { desiredFromSnapshot } from '../../src/model/desired.js';
 import type { RepoFile, RepoSnapshot } from '../../src/repo/index.js';
 import { decodeUtf8 } from '../../src/repo/utf8.js';
+import { seededRandom } from '../support/aws/clock.js';
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded, so a failure can be replayed.
+const prng = seededRandom;
 
 const SEED = 20_240_611;
 const ARN = 'arn:aws:iam::123456789012:role/deployer';
