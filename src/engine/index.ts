@@ -130,7 +130,7 @@ export class Engine {
       const kind = kindOf(lease);
       if (!lease.renewable || !kind.renewable) {
         throw new UserError(
-          `lease is not renewable: ${leaseId} is a ${lease.credentialType} credential, and AWS STS credentials cannot be extended; ` +
+          `lease is not renewable: ${leaseId} is an STS credential (${lease.credentialType}), and AWS cannot extend one; ` +
             `request a new one with \`credops sts ${lease.role} --mount ${lease.mount}\``,
         );
       }

@@ -85,7 +85,7 @@ describe('renew', () => {
     const err = await failure(engine.renew(lease.leaseId, HOUR));
 
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toMatch(/^lease is not renewable: .* is a assumed_role credential, and AWS STS credentials cannot be extended; request a new one with `credops sts deploy --mount aws`$/);
+    expect(err.message).toMatch(/^lease is not renewable: .* is an STS credential \(assumed_role\), and AWS cannot extend one; request a new one with `credops sts deploy --mount aws`$/);
     expect(await t.state.getLease(lease.leaseId)).toEqual(lease);
   });
 
