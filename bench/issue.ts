@@ -72,7 +72,7 @@ async function main(): Promise<void> {
         callsPerIssue: issueCalls / N,
         callsPerRevoke: aws.calls.length / N,
         issueCalls: issueActions,
-        revokeCalls: summarise(aws.calls.map((c) => c.action)) || '(none: AWS cannot revoke STS credentials)',
+        revokeCalls: summarise(aws.calls.map((c) => c.action)) || '(none)',
       });
     }
     print(rows);

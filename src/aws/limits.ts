@@ -58,3 +58,7 @@ export const IAM_ACCESS_KEY_ID_MAX = 128;
 // SigV4 refuses a request whose timestamp is more than 5 minutes off AWS's clock:
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/signing-elements.html
 export const SIGV4_CLOCK_SKEW_MS = 5 * 60_000;
+
+// Revoking STS sessions with an explicit Deny (sts-revoke.ts): IAM quotas, as above. A role's
+// inline policies together (whitespace not counted); a user's is IAM_USER_INLINE_POLICY_MAX_CHARS.
+export const IAM_ROLE_INLINE_POLICIES_MAX_CHARS = 10_240;

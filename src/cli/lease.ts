@@ -80,7 +80,8 @@ export function registerLease(program: Command, run: Run): void {
         if (leaseId !== undefined) {
           const outcome = await engine.revoke(leaseId);
           run.io.stdout(`Success! Revoked lease: ${leaseId}\n`);
-          if (!outcome.invalidated && outcome.validUntil !== undefined) run.io.stdout(stillValidNote(outcome.validUntil));
+          if (!outcome.invalidated && outcome.validUntil !== undefined) run.io.stdout(stillValidNote(outcome.validUntil, outcome.reason));
+          if (outcome.deniedBy !== undefined) run.io.stdout(deniedNote(outcome.deniedBy));
           return;
         }
         reportBulk(await engine.revokePrefix(opts.prefix!, { concurrency }), run, 'leases');
@@ -130,17 +131,22 @@ function reportBulk(result: BulkRevokeResult, run: Run, what: string): void {
   run.io.stdout(`Revoked ${result.revoked.length} ${what}; ${result.failed.length} failed\n`);
   if (result.stillValid.length) {
     run.io.stdout(
-      `Note: ${result.stillValid.length} of them ${result.stillValid.length === 1 ? 'is an STS credential' : 'are STS credentials'}, which AWS cannot revoke: ` +
-        'they stay valid until they expire.\n',
+      `Note: ${result.stillValid.length} of them ${result.stillValid.length === 1 ? 'is an STS credential' : 'are STS credentials'} that credops could not deny ` +
+        '(see the audit log for why): they stay valid until they expire.\n',
     );
   }
   if (result.failed.length) run.exitCode = 1;
 }
 
-function stillValidNote(validUntil: number): string {
+function stillValidNote(validUntil: number, reason: string | undefined): string {
   const left = Math.max(0, Math.round((validUntil - systemClock.now()) / 1000));
   return (
-    `Note: AWS cannot revoke an STS credential. The lease is gone, but the credential stays valid until ` +
+    `Note: credops could not deny this STS credential${reason ? ` (${reason})` : ''}. The lease is gone, but the credential stays valid until ` +
     `${new Date(validUntil).toISOString()} (${formatDuration(left)} from now).\n`
   );
+}
+
+/** IAM applies a policy change everywhere within seconds, not at once (AWS: "a few minutes" at worst). */
+function deniedNote(deniedBy: string): string {
+  return `Note: AWS now refuses this STS credential through an explicit Deny in the ${deniedBy}; IAM may take a few seconds to apply it everywhere.\n`;
 }

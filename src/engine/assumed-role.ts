@@ -18,6 +18,7 @@ import { awsCall } from './aws-errors.js';
 import { checkCount, checkDuration, checkLength, checkPolicySize, checkTags } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { mfaParams, sessionPolicy, stsIssued } from './sts-credential.js';
+import { locateRoleSession, revokeStsSession } from './sts-revoke.js';
 import { stsTtl } from './ttl.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
@@ -60,11 +61,15 @@ export const assumedRole: CredentialKind = {
         }),
       ),
     );
-    return stsIssued(ctx, 'assumed_role', out.Credentials, out.AssumedRoleUser?.Arn);
+    return stsIssued(ctx, 'assumed_role', out.Credentials, out.AssumedRoleUser?.Arn, {
+      roleArn: RoleArn,
+      sessionUserId: out.AssumedRoleUser?.AssumedRoleId,
+    });
   },
 
-  async revoke() {
-    return { invalidated: false };
+  /** An explicit Deny on the role for this session's aws:userid (ROLE_ID:session-name), see sts-revoke.ts. */
+  revoke(ctx) {
+    return revokeStsSession(ctx, locateRoleSession);
   },
 };
 

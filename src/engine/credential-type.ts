@@ -74,6 +74,10 @@ export interface RevokeContext {
 export interface RevokeResult {
   /** False when AWS has no way to invalidate the credential: it stays valid until it expires. */
   invalidated: boolean;
+  /** STS: where the explicit Deny that refuses the credential now lives (a role's or user's inline policy). */
+  deniedBy?: string;
+  /** When not invalidated: why not, in words for the CLI and the audit log. */
+  reason?: string;
 }
 
 export interface RollbackContext {

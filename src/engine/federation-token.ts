@@ -11,6 +11,7 @@ import { awsCall } from './aws-errors.js';
 import { checkCount, checkDuration, checkPolicySize } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { sessionPolicy, stsIssued } from './sts-credential.js';
+import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
 import { stsTtl } from './ttl.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
@@ -38,10 +39,19 @@ export const federationToken: CredentialKind = {
     const out = await awsCall({ mount: mount.name, role: role.name, operation: 'GetFederationToken' }, () =>
       ctx.clients.sts(mount).send(new GetFederationTokenCommand({ Name, DurationSeconds: ttl, ...sessionPolicy(role) })),
     );
-    return stsIssued(ctx, 'federation_token', out.Credentials, out.FederatedUser?.Arn);
+    return stsIssued(ctx, 'federation_token', out.Credentials, out.FederatedUser?.Arn, { sessionUserId: out.FederatedUser?.FederatedUserId });
   },
 
-  async revoke() {
-    return { invalidated: false };
+  /**
+   * An explicit Deny on the IAM user that federated (the root identity) for
+   * this session's aws:userid (ACCOUNT:name), see sts-revoke.ts.
+   */
+  revoke(ctx) {
+    return revokeStsSession(ctx, async (revoke, iam) => {
+      const userId = revoke.lease.resources.sessionUserId;
+      if (!userId) return { unknown: recordedTooLittle(revoke.lease) };
+      const { userId: _own, ...principal } = await rootUser(revoke, iam);
+      return { principal, deny: { userId, expiresAt: revoke.lease.expiresAt } };
+    });
   },
 };

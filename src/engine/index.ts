@@ -30,15 +30,19 @@ export { USABLE_FIRST_WAIT_MS, USABLE_MAX_WAIT_MS, USABLE_TIMEOUT_MS } from './u
 
 export interface RevokeOutcome {
   leaseId: string;
-  /** False for STS credentials: AWS cannot invalidate one, so it stays valid until validUntil. */
+  /** False when AWS could not be made to refuse the credential (an STS credential credops could not deny): it stays valid until validUntil. */
   invalidated: boolean;
   validUntil?: number;
+  /** STS: the inline policy whose explicit Deny now refuses the credential. */
+  deniedBy?: string;
+  /** When not invalidated: why. */
+  reason?: string;
 }
 
 export interface BulkRevokeResult {
   revoked: string[];
   failed: { leaseId: string; error: string }[];
-  /** Revoked STS leases whose AWS credential stays valid until it expires (a subset of revoked). */
+  /** Revoked STS leases whose AWS credential could not be denied and stays valid until it expires (a subset of revoked). */
   stillValid: string[];
 }
 
@@ -223,15 +227,16 @@ export class Engine {
 
   /**
    * iam_user: the user and its key are deleted (revoke.ts), then the lease.
-   * STS: AWS offers no way to invalidate one temporary credential, so the lease
-   * is removed and the audit records that the credential works until it expires.
+   * STS: an explicit Deny for the session (sts-revoke.ts), then the lease; when
+   * AWS will not let credops place it, the lease is removed all the same and the
+   * audit records that the credential works until it expires, and why.
    */
   private async revokeLease(lease: Lease, applied?: AppliedSnapshot): Promise<RevokeOutcome> {
     const { state, clients, clock, audit } = this.deps;
     const base = { mount: lease.mount, role: lease.role, lease_id: lease.leaseId, ...(lease.sink ? { sink: lease.sink } : {}) };
     try {
       const mount = mountConfig(applied ?? (await state.getApplied()), lease.mount);
-      const { invalidated } = await kindOf(lease).revoke({ lease, mount, clients, clock });
+      const { invalidated, deniedBy, reason } = await kindOf(lease).revoke({ lease, mount, clients, clock });
       await state.deleteLease(lease.leaseId);
       const validUntil = invalidated ? undefined : lease.expiresAt;
       audit.record({
@@ -241,12 +246,22 @@ export class Engine {
         details: {
           credential_type: lease.credentialType,
           aws_credential_invalidated: invalidated,
+          ...(deniedBy !== undefined ? { denied_by: deniedBy } : {}),
           ...(validUntil !== undefined
-            ? { aws_credential_valid_until: new Date(validUntil).toISOString(), note: 'AWS cannot revoke an STS credential; it stays valid until it expires' }
+            ? {
+                aws_credential_valid_until: new Date(validUntil).toISOString(),
+                note: `the STS credential stays valid until it expires${reason ? `: ${reason}` : ''}`,
+              }
             : {}),
         },
       });
-      return { leaseId: lease.leaseId, invalidated, ...(validUntil !== undefined ? { validUntil } : {}) };
+      return {
+        leaseId: lease.leaseId,
+        invalidated,
+        ...(validUntil !== undefined ? { validUntil } : {}),
+        ...(deniedBy !== undefined ? { deniedBy } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+      };
     } catch (err) {
       audit.record({ operation: 'revoke', outcome: 'error', ...base, error: messageOf(err) });
       throw err;

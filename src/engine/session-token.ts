@@ -4,6 +4,7 @@ import { awsCall } from './aws-errors.js';
 import { checkDuration } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { mfaParams, stsIssued } from './sts-credential.js';
+import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
 import { stsTtl } from './ttl.js';
 
 /**
@@ -23,10 +24,24 @@ export const sessionToken: CredentialKind = {
     const out = await awsCall({ mount: mount.name, role: role.name, operation: 'GetSessionToken' }, () =>
       ctx.clients.sts(mount).send(new GetSessionTokenCommand({ DurationSeconds: ttl, ...mfa })),
     );
-    return stsIssued(ctx, 'session_token', out.Credentials, undefined);
+    // AWS does not return the issue time; the credential lasts exactly DurationSeconds from it.
+    const expiration = out.Credentials?.Expiration?.getTime();
+    return stsIssued(ctx, 'session_token', out.Credentials, undefined, {
+      ...(expiration !== undefined ? { issuedAtAws: expiration - ttl * 1000 } : {}),
+    });
   },
 
-  async revoke() {
-    return { invalidated: false };
+  /**
+   * An explicit Deny on the root identity's IAM user for its own aws:userid,
+   * narrowed by aws:TokenIssueTime to this token (see sts-revoke.ts: the
+   * user's long-term keys are never matched).
+   */
+  revoke(ctx) {
+    return revokeStsSession(ctx, async (revoke, iam) => {
+      const issuedAt = revoke.lease.resources.issuedAtAws;
+      if (issuedAt === undefined) return { unknown: recordedTooLittle(revoke.lease) };
+      const { userId, ...principal } = await rootUser(revoke, iam);
+      return { principal, deny: { userId, expiresAt: revoke.lease.expiresAt, issuedAt } };
+    });
   },
 };

@@ -1,7 +1,7 @@
 import type { Credentials } from '@aws-sdk/client-sts';
 import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../aws/limits.js';
 import { UserError } from '../errors.js';
-import type { CredentialType, Lease, RoleSpec } from '../model/types.js';
+import type { CredentialType, Lease, LeaseResources, RoleSpec } from '../model/types.js';
 import { checkLength } from './checks.js';
 import type { IssueContext, Issued, IssueRequest } from './credential-type.js';
 
@@ -16,6 +16,7 @@ export function stsIssued(
   type: CredentialType,
   credentials: Credentials | undefined,
   principalArn: string | undefined,
+  revocation: Pick<LeaseResources, 'roleArn' | 'sessionUserId' | 'issuedAtAws'> = {},
 ): Issued {
   const { AccessKeyId, SecretAccessKey, SessionToken, Expiration } = credentials ?? {};
   if (!AccessKeyId || !SecretAccessKey || !SessionToken || !Expiration) {
@@ -32,10 +33,15 @@ export function stsIssued(
     expiresAt: Expiration.getTime(),
     maxExpiresAt: Expiration.getTime(),
     renewable: false,
-    resources: { accessKeyId: AccessKeyId, ...(principalArn ? { principalArn } : {}) },
+    resources: { accessKeyId: AccessKeyId, ...(principalArn ? { principalArn } : {}), ...definedOnly(revocation) },
     ...(ctx.request.sink ? { sink: ctx.request.sink } : {}),
   };
   return { credential: { lease, accessKeyId: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: SessionToken, expiration: Expiration } };
+}
+
+/** What a revocation needs to deny the session (sts-revoke.ts), without the keys AWS left out. Never a secret. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** SerialNumber and TokenCode for a role with mfa_serial_number; nothing otherwise. */

@@ -135,6 +135,12 @@ export interface LeaseResources {
   groups?: string[];
   /** STS: the ARN of the assumed role / federated user, for display. */
   principalArn?: string;
+  /** assumed_role: the role assumed; its inline policy is where a revocation denies the session. */
+  roleArn?: string;
+  /** STS: the session's aws:userid (AssumedRoleId, FederatedUserId), which a revocation denies. */
+  sessionUserId?: string;
+  /** session_token: when AWS issued the token (its Expiration minus its duration), epoch ms; for aws:TokenIssueTime. */
+  issuedAtAws?: number;
 }
 
 export interface Lease {

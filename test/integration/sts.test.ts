@@ -1,10 +1,12 @@
 /**
  * Story: an operator asks for temporary credentials (`credops sts ROLE --ttl
- * 15m`) of each STS type, uses them, and revokes the lease. AWS cannot
- * invalidate one STS credential, so revocation removes the lease and says the
- * credential stays valid until it expires.
+ * 15m`) of each STS type, uses them, and revokes the lease. STS cannot cancel
+ * a token, so revocation places an explicit Deny for that session on the role
+ * it came from, and AWS refuses the credential from then on (the other
+ * revocation stories are in sts-revoke.test.ts).
  */
 import { readFileSync } from 'node:fs';
+import { IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AwsUserError, UserError } from '../../src/errors.js';
 import {
@@ -22,6 +24,7 @@ import {
   type LocalAws,
   type TempState,
 } from './helpers.js';
+import { localAwsClientConfig } from '../support/aws/index.js';
 
 let aws: LocalAws;
 let t: TempState;
@@ -62,8 +65,18 @@ afterEach(async () => {
   await aws.close();
 });
 
+/** iam:ListUsers signed with an issued credential: any call but GetCallerIdentity shows whether a Deny applies. */
+async function listUsers(aws: LocalAws, cred: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined }): Promise<unknown> {
+  const iam = new IAMClient({ ...localAwsClientConfig(aws, { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}) }), maxAttempts: 1 });
+  try {
+    return await iam.send(new ListUsersCommand({}));
+  } finally {
+    iam.destroy();
+  }
+}
+
 describe('assumed_role', () => {
-  it('assumes the role with the session policy and tags, works, and revocation says it stays valid', async () => {
+  it('assumes the role with the session policy and tags, works, and revocation makes AWS refuse it', async () => {
     const { engine } = engineFor(aws, t);
 
     const cred = await engine.issue({ mount: 'aws', role: 'deploy', path: 'sts', ttl: 900 });
@@ -89,12 +102,13 @@ describe('assumed_role', () => {
     aws.resetCalls();
     const outcome = await engine.revoke(cred.lease.leaseId);
 
-    expect(aws.calls).toEqual([]);
-    expect(outcome).toEqual({ leaseId: cred.lease.leaseId, invalidated: false, validUntil: cred.lease.expiresAt });
+    expect(aws.calls.map((c) => c.action)).toEqual(['GetRole', 'GetRolePolicy', 'PutRolePolicy']);
+    expect(outcome).toEqual({ leaseId: cred.lease.leaseId, invalidated: true, deniedBy: "role deployer's inline policy credops-revoked-sessions" });
     expect(await t.state.getLease(cred.lease.leaseId)).toBeUndefined();
-    // What AWS really does: the temporary credential keeps working until it expires...
+    // What AWS really does: every call with the credential is refused...
+    expect(await rejectionCode(listUsers(aws, cred))).toBe('AccessDenied');
+    // ...except GetCallerIdentity, which no Deny reaches; and at its expiry it stops altogether.
     expect((await callerIdentity(aws, cred)).Arn).toBe(me.Arn);
-    // ...and stops at its expiry.
     aws.clock.advance(901 * 1000);
     expect(await rejectionCode(callerIdentity(aws, cred))).toBe('ExpiredToken');
 
@@ -102,7 +116,7 @@ describe('assumed_role', () => {
     expect(revoke).toMatchObject({
       operation: 'revoke',
       outcome: 'ok',
-      details: { aws_credential_invalidated: false, aws_credential_valid_until: new Date(cred.lease.expiresAt).toISOString() },
+      details: { aws_credential_invalidated: true, denied_by: "role deployer's inline policy credops-revoked-sessions" },
     });
   });
 
@@ -167,9 +181,11 @@ describe('federation_token', () => {
     expect(session!.durationSeconds).toBe(3600);
     expect(cred.lease.credentialType).toBe('federation_token');
     expect((await callerIdentity(aws, cred)).Arn).toBe(`arn:aws:sts::${aws.accountId}:federated-user/${session!.federatedName}`);
+    await listUsers(aws, cred);
 
-    await engine.revoke(cred.lease.leaseId);
+    expect(await engine.revoke(cred.lease.leaseId)).toMatchObject({ invalidated: true });
     expect(await t.state.listLeases()).toEqual([]);
+    expect(await rejectionCode(listUsers(aws, cred))).toBe('AccessDenied');
   });
 
   it('refuses a TTL above 36h before calling AWS', async () => {
@@ -185,8 +201,12 @@ describe('session_token', () => {
     const cred = await engine.issue({ mount: 'aws', role: 'session', path: 'sts' });
     expect(aws.iam.sessions()[0]).toMatchObject({ kind: 'session-token', durationSeconds: 3600 });
     expect((await callerIdentity(aws, cred)).Arn).toBe(`arn:aws:iam::${aws.accountId}:user/${aws.root.userName}`);
-    await engine.revoke(cred.lease.leaseId);
+    await listUsers(aws, cred);
+    expect(await engine.revoke(cred.lease.leaseId)).toMatchObject({ invalidated: true });
     expect(await t.state.listLeases()).toEqual([]);
+    expect(await rejectionCode(listUsers(aws, cred))).toBe('AccessDenied');
+    // The root identity's own long-term key is not matched by the session's Deny.
+    await listUsers(aws, aws.root);
   });
 
   it('requires the MFA code when the role has mfa_serial_number, and passes it', async () => {
@@ -215,7 +235,7 @@ describe('legacy role with iam_user and federation_token (Vault rule)', () => {
 });
 
 describe('credops sts (CLI)', () => {
-  it('prints the token under security_token and session_token, lease_duration the real lifetime, and says revocation cannot stop it', async () => {
+  it('prints the token under security_token and session_token, lease_duration the real lifetime, and says revocation makes AWS refuse it', async () => {
     const r = await runCli(aws, t, ['sts', 'deploy', '--ttl', '15m', '--format', 'json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -235,7 +255,8 @@ describe('credops sts (CLI)', () => {
     const revoke = await runCli(aws, t, ['lease', 'revoke', out.lease_id]);
     expect(revoke.code).toBe(0);
     expect(revoke.stdout).toContain(`Success! Revoked lease: ${out.lease_id}`);
-    expect(revoke.stdout).toContain('AWS cannot revoke an STS credential');
+    expect(revoke.stdout).toContain("Note: AWS now refuses this STS credential through an explicit Deny in the role deployer's inline policy");
+    expect(revoke.stdout).toContain('IAM may take a few seconds to apply it everywhere');
 
     const table = await runCli(aws, t, ['sts', 'two-arns', '--role-arn', auditorArn]);
     expect(table.code).toBe(0);

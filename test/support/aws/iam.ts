@@ -16,6 +16,7 @@ const NAME_MAX = 64;
 const ROLE_NAME_MAX = 64;
 const PATH_MAX = 512;
 const INLINE_USER_POLICY_MAX = 2048; // non-whitespace characters
+const INLINE_ROLE_POLICY_MAX = 10_240; // all of a role's inline policies together, non-whitespace characters
 const MANAGED_POLICY_MAX = 6144;
 const ACCESS_KEYS_PER_USER = 2;
 const GROUPS_PER_USER = 10;
@@ -527,6 +528,7 @@ const UpdateRole: QueryHandler = (p, { world }) => {
 
 const DeleteRole: QueryHandler = (p, { world }) => {
   const role = namedRole(world, p.req('RoleName'));
+  if (role.inlinePolicies.size > 0) throw deleteConflict('Cannot delete entity, must delete policies first.');
   world.roles.delete(`${role.accountId}:${role.name.toLowerCase()}`);
   return undefined;
 };
@@ -536,6 +538,47 @@ const ListRoles: QueryHandler = (p, { world }) => {
   const roles = [...world.roles.values()].filter((r) => r.accountId === world.accountId && r.path.startsWith(prefix));
   const { page, more } = paginate(p, roles, (r) => r.name.toLowerCase());
   return { Roles: page.map((r) => roleXml(r)), ...more };
+};
+
+// ---- inline policies on roles -------------------------------------------------------------
+
+const PutRolePolicy: QueryHandler = (p, { world }) => {
+  const role = namedRole(world, p.req('RoleName'));
+  const name = checkName(p.req('PolicyName'), 'policyName', 128);
+  const doc = p.req('PolicyDocument');
+  checkPolicyDocument(doc);
+  const others = [...role.inlinePolicies].filter(([n]) => n !== name).reduce((sum, [, d]) => sum + nonWhitespaceLength(d), 0);
+  if (others + nonWhitespaceLength(doc) > INLINE_ROLE_POLICY_MAX) {
+    throw limitExceeded(`Maximum policy size of ${INLINE_ROLE_POLICY_MAX} bytes exceeded for role ${role.name}`);
+  }
+  role.inlinePolicies.set(name, doc);
+  return undefined;
+};
+
+function rolePolicy(role: Role, name: string): string {
+  const doc = role.inlinePolicies.get(name);
+  if (doc === undefined) throw noSuchEntity(`The role policy with name ${name} cannot be found.`);
+  return doc;
+}
+
+const GetRolePolicy: QueryHandler = (p, { world }) => {
+  const role = namedRole(world, p.req('RoleName'));
+  const name = p.req('PolicyName');
+  return { RoleName: role.name, PolicyName: name, PolicyDocument: encodeURIComponent(rolePolicy(role, name)) };
+};
+
+const DeleteRolePolicy: QueryHandler = (p, { world }) => {
+  const role = namedRole(world, p.req('RoleName'));
+  const name = p.req('PolicyName');
+  rolePolicy(role, name);
+  role.inlinePolicies.delete(name);
+  return undefined;
+};
+
+const ListRolePolicies: QueryHandler = (p, { world }) => {
+  const role = namedRole(world, p.req('RoleName'));
+  const { page, more } = paginate(p, [...role.inlinePolicies.keys()], (n) => n);
+  return { PolicyNames: page, ...more };
 };
 
 // ---- what a person adds to a user out of band: login profile, MFA, SSH keys, certificates ---
@@ -707,6 +750,10 @@ export const iamActions: Record<string, QueryHandler> = {
   UpdateRole,
   DeleteRole,
   ListRoles,
+  PutRolePolicy,
+  GetRolePolicy,
+  DeleteRolePolicy,
+  ListRolePolicies,
   CreateLoginProfile,
   GetLoginProfile,
   DeleteLoginProfile,

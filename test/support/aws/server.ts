@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkExplicitDeny } from './deny.js';
 import { AwsError } from './errors.js';
 import type { Faults } from './faults.js';
 import { IAM_NAMESPACE, iamActions } from './iam.js';
@@ -139,6 +140,7 @@ export class LocalAwsServer {
       const fault = this.faults.decide(serviceName, action);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
       if (fault.error) throw fault.error;
+      if (caller.kind === 'session') checkExplicitDeny(this.world, caller.session, serviceName, action, service.protocol);
       if (service.protocol === 'query') {
         const handler = service.query?.[action];
         if (!handler || !queryParams) throw new AwsError('InvalidAction', `Could not find operation ${action} for version ${queryParams?.version ?? ''}`, 400);

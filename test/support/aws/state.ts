@@ -71,6 +71,7 @@ export interface Role {
   permissionsBoundary?: string;
   /** Stands in for a trust policy's sts:ExternalId condition. */
   externalId?: string;
+  inlinePolicies: Map<string, string>; // name -> document, name as given
 }
 
 export interface ManagedPolicy {
@@ -296,6 +297,7 @@ export class World {
       assumeRolePolicyDocument: opts.assumeRolePolicyDocument ?? defaultTrustPolicy(this.accountId),
       maxSessionDuration: opts.maxSessionDuration ?? 3600,
       tags: opts.tags ?? [],
+      inlinePolicies: new Map(),
       ...(opts.description !== undefined ? { description: opts.description } : {}),
       ...(opts.permissionsBoundary !== undefined ? { permissionsBoundary: opts.permissionsBoundary } : {}),
       ...(opts.externalId !== undefined ? { externalId: opts.externalId } : {}),
