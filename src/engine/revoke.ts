@@ -1,5 +1,6 @@
 import {
   DeactivateMFADeviceCommand,
+  DeleteVirtualMFADeviceCommand,
   DeleteAccessKeyCommand,
   DeleteLoginProfileCommand,
   DeleteServiceSpecificCredentialCommand,
@@ -22,6 +23,8 @@ import {
 import type { LeaseResources } from '../model/types.js';
 import { awsCall, isDeleteConflict, isNoSuchEntity, isUnsupportedAction } from './aws-errors.js';
 
+
+const VIRTUAL_MFA_ARN = /^arn:aws[\w-]*:iam::\d{12}:mfa\//;
 /** Who the revocation is for, to name in errors. */
 export interface RevokeTarget {
   mount: string;
@@ -154,7 +157,11 @@ async function removeAttachments(iam: IAMClient, UserName: string, target: Revok
     list('ListMFADevices', paginateListMFADevices({ client: iam }, { UserName }), async (page) => {
       for (const device of page.MFADevices ?? []) {
         const SerialNumber = device.SerialNumber;
-        if (SerialNumber) await del('DeactivateMFADevice', () => iam.send(new DeactivateMFADeviceCommand({ UserName, SerialNumber })));
+        if (!SerialNumber) continue;
+        await del('DeactivateMFADevice', () => iam.send(new DeactivateMFADeviceCommand({ UserName, SerialNumber })));
+        // A virtual device (its serial is an IAM ARN of type mfa) outlives the user in the
+        // account, holding a seed nobody may use again; a hardware serial is not an ARN.
+        if (VIRTUAL_MFA_ARN.test(SerialNumber)) await del('DeleteVirtualMFADevice', () => iam.send(new DeleteVirtualMFADeviceCommand({ SerialNumber })));
       }
     }),
   );

@@ -113,7 +113,7 @@ describe('iam_user credentials', () => {
     const userName = cred.lease.resources.userName!;
     const extraKey = aws.iam.createAccessKey(userName);
     aws.iam.createLoginProfile(userName);
-    aws.iam.enableMfaDevice(userName);
+    const mfaSerial = aws.iam.enableMfaDevice(userName);
     aws.iam.uploadSshPublicKey(userName);
     aws.iam.uploadSigningCertificate(userName);
     aws.iam.putUserPolicy(userName, 'added-by-hand', JSON.stringify(S3_READ));
@@ -127,6 +127,9 @@ describe('iam_user credentials', () => {
     const deleteUsers = aws.calls.filter((c) => c.action === 'DeleteUser');
     expect(deleteUsers.map((c) => c.code ?? 'ok')).toEqual(['DeleteConflict', 'ok']);
     expect(actions().indexOf('ListAccessKeys')).toBeGreaterThan(actions().indexOf('DeleteUser'));
+    // The virtual MFA device does not outlive the user (the endpoint refuses to delete one still assigned, or unknown).
+    expect(aws.calls.filter((c) => c.action === 'DeleteVirtualMFADevice').map((c) => c.status)).toEqual([200]);
+    expect(mfaSerial).toMatch(/^arn:aws:iam::\d{12}:mfa\//);
   });
 
   it('treats a user already deleted by hand as revoked', async () => {
