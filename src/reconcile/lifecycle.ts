@@ -230,7 +230,11 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
     });
   }
 
-  const removed = new Set([...leases.map((l) => l.sink), ...(opts.previous ?? []).map((s) => s.name)]);
+  // A sink is gone from the repo when it still has leases, was applied before,
+  // or still records a published target: the last is a removal that failed
+  // (its target stays until a later reconcile manages to remove it).
+  const pending = Object.entries(await state.listSinkStatus()).filter(([, status]) => status.published).map(([name]) => name);
+  const removed = new Set([...leases.map((l) => l.sink), ...(opts.previous ?? []).map((s) => s.name), ...pending]);
   for (const name of [...removed].sort()) {
     if (name === undefined || wanted.has(name)) continue;
     pushJob({ name, work: 'remove', reason: 'removed from the repo', run: () => removeSink(deps, make, name, leasesOf(name), opts.previous) });

@@ -268,6 +268,11 @@ export class SqliteStateStore implements StateStore {
     return data === undefined ? undefined : (JSON.parse(data) as SinkStatus);
   }
 
+  async listSinkStatus(): Promise<Record<string, SinkStatus>> {
+    const rows = this.db.prepare('SELECT name, data FROM sink_status ORDER BY name').all() as { name: string; data: string }[];
+    return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.data) as SinkStatus]));
+  }
+
   async setSinkStatus(name: string, status: SinkStatus): Promise<void> {
     this.db
       .prepare('INSERT INTO sink_status (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data')

@@ -36,6 +36,8 @@ export interface StateStore {
   /** Per-sink status for `credops status`. */
   getSinkStatus(name: string): Promise<SinkStatus | undefined>;
   setSinkStatus(name: string, status: SinkStatus): Promise<void>;
+  /** Every sink status, by sink name (including sinks no longer in the repo whose cleanup is pending). */
+  listSinkStatus(): Promise<Record<string, SinkStatus>>;
 
   /**
    * The single-writer lock (DESIGN invariant 5). Waits up to timeoutMs for a

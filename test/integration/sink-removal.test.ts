@@ -49,6 +49,26 @@ describe('a sink removed from the repo', () => {
     expect(await w.t.state.listLeases()).toEqual([]);
   });
 
+  it('whose secret could not be deleted is retried by the next reconcile; its key is revoked at once', async () => {
+    const spec = sink('ci-deploy', 'secretsmanager', { name: 'ci/deploy', recovery_window_days: 7 });
+    await w.reconcile(model('c1', [spec]));
+    const key = secretCredential(w.aws, 'ci/deploy');
+    w.aws.faults.failNext('DeleteSecret', 'AccessDeniedException');
+
+    const failed = await w.reconcile(model('c2', []));
+    expect(failed.sinks).toMatchObject([{ sink: 'ci-deploy', outcome: 'failed', revoked: [key.lease_id] }]);
+    expect(w.aws.secrets.get('ci/deploy')?.deletedDate).toBeUndefined();
+    expect(await rejectionCode(callerIdentity(w.aws, asCred(key)))).toBe('InvalidClientTokenId');
+
+    const retried = await w.reconcile(model('c2', []));
+    expect(retried.sinks).toMatchObject([{ sink: 'ci-deploy', outcome: 'removed', revoked: [] }]);
+    expect(w.aws.secrets.get('ci/deploy')?.deletedDate).toBeDefined();
+    // Done: nothing left to retry, and nothing more to write.
+    w.aws.resetCalls();
+    expect((await w.reconcile(model('c2', []))).sinks).toEqual([]);
+    expect(w.aws.calls.filter((c) => !/^(Get|List|Describe)/.test(c.action))).toEqual([]);
+  });
+
   it('comes back from its recovery window when it is added again', async () => {
     const spec = sink('ci-deploy', 'secretsmanager', { name: 'ci/deploy', recovery_window_days: 7 });
     await w.reconcile(model('c1', [spec]));

@@ -271,11 +271,13 @@ describe('settings and sink status', () => {
 
   it('keeps each sink status', async () => {
     const store = await openAt();
+    expect(await store.listSinkStatus()).toEqual({});
     expect(await store.getSinkStatus('ci')).toBeUndefined();
     await store.setSinkStatus('ci', { lastAttemptAt: 5, lastError: 'AccessDenied' });
     await store.setSinkStatus('ci', { lastAttemptAt: 6, lastSuccessAt: 6 });
     await store.setSinkStatus('other', { lastAttemptAt: 1 });
     expect(await store.getSinkStatus('ci')).toEqual({ lastAttemptAt: 6, lastSuccessAt: 6 });
+    expect(await store.listSinkStatus()).toEqual({ ci: { lastAttemptAt: 6, lastSuccessAt: 6 }, other: { lastAttemptAt: 1 } });
     expect(await store.getSinkStatus('other')).toEqual({ lastAttemptAt: 1 });
   });
 
