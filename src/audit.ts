@@ -12,7 +12,8 @@ export type AuditOperation =
   | 'config-root'
   | 'recover'
   | 'publish'
-  | 'unpublish';
+  | 'unpublish'
+  | 'repair';
 
 /** What a caller records. Never a secret: record() refuses secret-looking field names. */
 export interface AuditEvent {

@@ -59,6 +59,11 @@ export interface BulkRevokeOptions {
 export class Engine {
   constructor(private readonly deps: EngineDeps) {}
 
+  /** The audit log the engine writes to, for work done around it (drift repair). */
+  get audit(): AuditLog {
+    return this.deps.audit;
+  }
+
   /**
    * Rolls back what a crashed run left half-created (journal.ts). Every command
    * that touches leases calls it first, holding the writer lock.

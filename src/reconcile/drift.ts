@@ -246,7 +246,7 @@ export type DriftEvent =
 export interface RepairDeps {
   state: StateStore;
   clients: AwsClients;
-  engine: Pick<Engine, 'revoke'>;
+  engine: Pick<Engine, 'revoke' | 'audit'>;
   log: (event: DriftEvent) => void;
 }
 
@@ -279,7 +279,14 @@ export async function repairDrift(deps: RepairDeps, drifted: LeaseDrift[]): Prom
         result.revoked.push(leaseId);
         deps.log({ kind: 'revoke', leaseId, reason: `drift: ${what}`, done, total: drifted.length });
       } else {
-        await restore(deps.clients.iam(mountConfig(applied, d.lease.mount)), d.lease, d.repair.steps);
+        const audited = { operation: 'repair' as const, mount: d.lease.mount, role: d.lease.role, lease_id: leaseId, details: { drift: what } };
+        try {
+          await restore(deps.clients.iam(mountConfig(applied, d.lease.mount)), d.lease, d.repair.steps);
+        } catch (err) {
+          deps.engine.audit.record({ ...audited, outcome: 'error', error: message(err) });
+          throw err;
+        }
+        deps.engine.audit.record({ ...audited, outcome: 'ok' });
         result.restored.push(leaseId);
         deps.log({ kind: 'repair', leaseId, detail: what, done, total: drifted.length });
       }

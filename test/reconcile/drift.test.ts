@@ -4,6 +4,7 @@
  * in-process on the endpoint's clock, so that leases can be aged past the
  * window in which IAM may not show them yet.
  */
+import { readFileSync } from 'node:fs';
 import { DeleteUserPolicyCommand, DetachUserPolicyCommand, IAMClient, RemoveUserFromGroupCommand } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IssuedCredential } from '../../src/engine/index.js';
@@ -107,6 +108,8 @@ describe('changed permissions', () => {
     expect(user.groups).toEqual(['deployers']);
     expect(user.accessKeys.map((k) => [k.accessKeyId, k.status])).toEqual([[cred.accessKeyId, 'Active']]);
     expect(await w.t.state.getLease(cred.lease.leaseId)).toEqual(cred.lease);
+    const audit = readFileSync(w.t.auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.filter((r) => r.operation === 'repair').map((r) => [r.lease_id, r.outcome])).toEqual([[cred.lease.leaseId, 'ok']]);
 
     w.aws.resetCalls();
     const again = await w.reconcile(desired);
