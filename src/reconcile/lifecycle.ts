@@ -271,8 +271,8 @@ interface ApplyArgs {
 }
 
 async function applySink(a: ApplyArgs): Promise<SinkReport> {
-  const { deps, spec } = a;
-  const { state, clock } = deps;
+  const { deps, spec, schedule } = a;
+  const { state, engine, clock } = deps;
   const startedAt = clock.now();
   const report: SinkReport = { sink: spec.name, outcome: 'unchanged', reason: a.reason, target: a.target, retired: [], revoked: [] };
   try {
