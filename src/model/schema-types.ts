@@ -213,7 +213,7 @@ export type SinkFile = {
    */
   ttl?: number | string | null;
   /**
-   * How long before expiry the credential is replaced (a new one published, the old one kept for the grace). Default: a third of the TTL.
+   * How long before expiry the credential is renewed or replaced. Default: a third of the TTL.
    */
   renew_before?: number | string | null;
   /**

@@ -9,14 +9,14 @@ import type { SinkStatus, StateStore } from '../state/store.js';
 
 /**
  * The sink lifecycle (issue #4): every sink of the repo holds one live
- * credential of its role; it is replaced before it expires, and the
- * old one stays valid for the sink's grace so that consumers never see a
+ * credential of its role; it is renewed or replaced before it expires, and a
+ * replaced one stays valid for the sink's grace so that consumers never see a
  * gap. Sinks removed from the repo are cleaned up and their leases revoked.
  */
 
 export interface LifecycleDeps {
   state: StateStore;
-  engine: Pick<Engine, 'issue' | 'revoke' | 'waitUntilUsable'>;
+  engine: Pick<Engine, 'issue' | 'renew' | 'revoke' | 'waitUntilUsable'>;
   sinks: SinkContext;
   clock: Clock;
   log: (event: SinkEvent) => void;
@@ -24,7 +24,7 @@ export interface LifecycleDeps {
   sinkTypes?: Record<string, SinkFactory>;
 }
 
-export type SinkWork = 'issue' | 'rotate' | 'remove';
+export type SinkWork = 'issue' | 'renew' | 'rotate' | 'remove';
 
 /** Before (`start`) and after (`done`) each sink with work to do. Never holds a secret. */
 export interface SinkEvent {
@@ -39,7 +39,7 @@ export interface SinkEvent {
   report?: SinkReport;
 }
 
-export type SinkOutcome = 'issued' | 'rotated' | 'removed' | 'unchanged' | 'failed';
+export type SinkOutcome = 'issued' | 'renewed' | 'rotated' | 'removed' | 'unchanged' | 'failed';
 
 export interface SinkReport {
   sink: string;
@@ -59,7 +59,7 @@ export interface SinkReport {
   error?: string;
 }
 
-export type NextAction = 'issue' | 'rotate' | 'revoke-old' | 'none';
+export type NextAction = 'issue' | 'renew' | 'rotate' | 'revoke-old' | 'none';
 
 /** Where a sink stands at `now`: pure, shared by the lifecycle, `status` and `watch`. */
 export interface SinkSchedule {
@@ -69,11 +69,11 @@ export interface SinkSchedule {
   retiring: Lease[];
   /** Live leases of the sink that it does not hold (a run stopped between issue and publish). */
   stray: Lease[];
-  /** What the sink needs now: issue or rotate; or none. */
-  due: { work: 'issue' | 'rotate'; reason: string } | undefined;
+  /** What the sink needs now: issue, renew or rotate; or none. */
+  due: { work: 'issue' | 'renew' | 'rotate'; reason: string } | undefined;
   /** The next thing that will happen to this sink, and when (epoch ms; now or earlier means due). */
   next: { action: NextAction; at?: number };
-  /** Seconds before expiry at which the current credential is replaced. */
+  /** Seconds before expiry at which the current credential is renewed or replaced. */
   renewBefore?: number;
 }
 
@@ -126,23 +126,21 @@ export function scheduleSink(args: {
   const base = { current, retiring, stray, renewBefore };
   if (changed) return { ...base, due: { work: 'rotate', reason: `${changed} changed` }, next: { action: 'rotate', at: now } };
 
-  // A sink's credential is replaced, never renewed: what consumers read
-  // carries its Expiration, and credops keeps no secret to republish it with a
-  // later one. A renewed lease would leave them an expiry that is no longer
-  // true (an SDK reading a credential_process file would refuse the key).
+  // A renewal is worth it only if it takes the lease out of the renewal window;
+  // near lease_max it cannot, and the credential is replaced instead.
+  const when = Math.max(now, renewAt);
+  const renewedUntil = Math.min(when + ttl * 1000, current.maxExpiresAt);
+  const work = current.renewable && renewedUntil - when > renewBefore * 1000 ? 'renew' : 'rotate';
   if (now >= renewAt) {
-    return {
-      ...base,
-      due: { work: 'rotate', reason: `expires in ${Math.max(0, Math.round((current.expiresAt - now) / 1000))}s` },
-      next: { action: 'rotate', at: renewAt },
-    };
+    return { ...base, due: { work, reason: `expires in ${Math.max(0, Math.round((current.expiresAt - now) / 1000))}s` }, next: { action: work, at: renewAt } };
   }
-  return { ...base, due: undefined, next: soonest('rotate', renewAt) };
+  return { ...base, due: undefined, next: soonest(work, renewAt) };
 }
 
 /**
- * The earliest moment any sink or lease needs attention: a replacement, the
- * end of a grace, or an expiry. `watch` sleeps until then. A moment in the past (0 for a sink without a credential) means now.
+ * The earliest moment any sink or lease needs attention: a renewal or
+ * replacement, the end of a grace, or an expiry. `watch` sleeps until then. A
+ * moment in the past (0 for a sink without a credential) means now.
  */
 export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: SinkContext): Promise<number | undefined> {
   const leases = await state.listLeases();
@@ -266,7 +264,7 @@ interface ApplyArgs {
   role: RoleSpec | undefined;
   status: SinkStatus | undefined;
   schedule: SinkSchedule;
-  work: 'issue' | 'rotate';
+  work: 'issue' | 'renew' | 'rotate';
   reason: string;
 }
 
@@ -276,6 +274,19 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
   const startedAt = clock.now();
   const report: SinkReport = { sink: spec.name, outcome: 'unchanged', reason: a.reason, target: a.target, retired: [], revoked: [] };
   try {
+    if (a.work === 'renew' && schedule.current) {
+      const ttl = spec.ttl ?? a.status?.published?.ttl;
+      const renewed = await engine.renew(schedule.current.leaseId, ttl);
+      const still = scheduleSink({ spec, target: a.target, status: a.status, leases: [renewed], now: clock.now() });
+      if (!still.due) {
+        report.outcome = 'renewed';
+        report.leaseId = renewed.leaseId;
+        report.expiresAt = renewed.expiresAt;
+        await state.setSinkStatus(spec.name, { ...a.status, lastAttemptAt: startedAt, lastSuccessAt: clock.now(), lastError: undefined });
+        return report;
+      }
+      // The engine capped the renewal (lease_max): replace after all.
+    }
     await replace(a, report);
     await state.setSinkStatus(spec.name, {
       ...(await state.getSinkStatus(spec.name)),
@@ -332,7 +343,7 @@ async function replace(a: ApplyArgs, report: SinkReport): Promise<void> {
   // The replaced credentials stay valid for the grace: consumers that read
   // them just before the switch keep working until they read the new one.
   for (const old of [...(schedule.current ? [schedule.current] : []), ...schedule.stray]) {
-    const fresh = await state.getLease(old.leaseId); // `lease renew` may have moved its expiry since
+    const fresh = await state.getLease(old.leaseId); // a renewal just now may have moved its expiry
     if (!fresh) continue;
     await state.putLease({ ...fresh, revokeAt: now + spec.grace * 1000 });
     report.retired.push(old.leaseId);

@@ -85,6 +85,7 @@ export function progressReporter(out: ProgressOutput): ProgressReporter {
 export interface ReconcileCounts {
   issued: number;
   rotated: number;
+  renewed: number;
   removed: number;
   failed: number;
   revoked: number;
@@ -96,6 +97,7 @@ export function reconcileCounts(r: ReconcileResult): ReconcileCounts {
   return {
     issued: count('issued'),
     rotated: count('rotated'),
+    renewed: count('renewed'),
     removed: count('removed'),
     failed: count('failed'),
     revoked: r.revoked.length,
@@ -110,6 +112,7 @@ export function summaryLine(r: ReconcileResult): string {
   const sinks = [
     `${c.issued} issued`,
     `${c.rotated} rotated`,
+    ...(c.renewed ? [`${c.renewed} renewed`] : []),
     ...(c.removed ? [`${c.removed} removed`] : []),
     `${c.failed} failed`,
   ];

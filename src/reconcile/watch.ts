@@ -6,7 +6,7 @@ import type { ReconcileEvent, ReconcileResult } from './index.js';
 
 /**
  * `credops watch`: reconcile whenever the repo has a new commit, and in
- * between wake for the next sink or lease deadline (a rotation, the end of a
+ * between wake for the next sink or lease deadline (a renewal, the end of a
  * grace, an expiry), so that a rotation happens at its renew_before moment and
  * not up to an interval late. A failed iteration is logged and retried; the
  * loop itself only ends when `signal` aborts, and then only between steps.

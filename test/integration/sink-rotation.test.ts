@@ -69,20 +69,34 @@ describe('a Secrets Manager sink is rotated with overlap', () => {
     expect(credopsUsers(w.aws)).toHaveLength(1);
   });
 
-  it('replaces a renewable lease rather than renewing it, so the published Expiration stays true', async () => {
+  it('renews a renewable lease without any AWS write while lease_max allows it', async () => {
     const desired = model('c1', [ciSink()], { mounts: [mount({ lease: 3600, lease_max: 3 * 3600 })] });
     const first = await w.reconcile(desired);
     const key1 = secretCredential(w.aws, 'ci/deploy');
     w.aws.clock.advance(45 * MINUTE_MS);
-    const second = await w.reconcile(desired);
-    expect(second.sinks).toMatchObject([{ outcome: 'rotated' }]);
-    expect(second.sinks[0]!.leaseId).not.toBe(first.sinks[0]!.leaseId);
-    const key2 = secretCredential(w.aws, 'ci/deploy');
-    expect(key2.AccessKeyId).not.toBe(key1.AccessKeyId);
-    // What consumers read is the new lease's real expiry, an hour from now.
-    const lease = (await w.t.state.getLease(second.sinks[0]!.leaseId!))!;
-    expect(Date.parse(key2.Expiration)).toBe(lease.expiresAt);
-    expect(lease.expiresAt).toBeGreaterThan(Date.parse(key1.Expiration));
+    w.aws.resetCalls();
+    const before = w.aws.clock.now();
+    const renewed = await w.reconcile(desired);
+    expect(renewed.sinks).toMatchObject([{ outcome: 'renewed', leaseId: first.sinks[0]!.leaseId }]);
+    expect(renewed.sinks[0]!.expiresAt).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(renewed.sinks[0]!.expiresAt).toBeLessThanOrEqual(w.aws.clock.now() + 3600_000);
+    expect(w.writes()).toEqual([]);
+    expect(secretCredential(w.aws, 'ci/deploy').AccessKeyId).toBe(key1.AccessKeyId);
+
+    // At 90 minutes: renewed again; at 130: renewed, but only up to lease_max (3h).
+    w.aws.clock.advance(45 * MINUTE_MS);
+    expect((await w.reconcile(desired)).sinks).toMatchObject([{ outcome: 'renewed' }]);
+    w.aws.clock.advance(40 * MINUTE_MS);
+    const capped = await w.reconcile(desired);
+    expect(capped.sinks).toMatchObject([{ outcome: 'renewed' }]);
+    const lease = (await w.t.state.getLease(first.sinks[0]!.leaseId!))!;
+    expect(capped.sinks[0]!.expiresAt).toBe(lease.maxExpiresAt);
+
+    // At 165, 15 minutes before lease_max, a renewal cannot leave the renewal window: rotate.
+    w.aws.clock.advance(35 * MINUTE_MS);
+    const rotated = await w.reconcile(desired);
+    expect(rotated.sinks).toMatchObject([{ outcome: 'rotated' }]);
+    expect(secretCredential(w.aws, 'ci/deploy').AccessKeyId).not.toBe(key1.AccessKeyId);
   });
 
   it('moving the sink to another secret publishes there, deletes the old secret and keeps the old key for the grace', async () => {

@@ -65,8 +65,8 @@ describe('reconcile progress', () => {
       failed: [],
     };
     expect(summaryLine(result)).toBe('Reconcile complete: 1 added, 0 changed, 0 destroyed; sinks: 2 issued, 1 rotated, 0 failed; 3 leases revoked.\n');
-    expect(summaryLine({ ...result, sinks: [report('rotated'), report('failed')], revoked: ['a'], failed: [{ leaseId: 'b', error: 'x' }] })).toBe(
-      'Reconcile complete: 1 added, 0 changed, 0 destroyed; sinks: 0 issued, 1 rotated, 1 failed; 1 lease revoked, 1 revocation failed.\n',
+    expect(summaryLine({ ...result, sinks: [report('renewed'), report('failed')], revoked: ['a'], failed: [{ leaseId: 'b', error: 'x' }] })).toBe(
+      'Reconcile complete: 1 added, 0 changed, 0 destroyed; sinks: 0 issued, 0 rotated, 1 renewed, 1 failed; 1 lease revoked, 1 revocation failed.\n',
     );
   });
 });

@@ -49,16 +49,19 @@ describe('what a sink needs, and when', () => {
     expect(at(61).due?.work).toBe('issue');
   });
 
-  it('is idle until renew_before (default a third of the ttl) before expiry, then rotates', () => {
+  it('is idle until renew_before (default a third of the ttl) before expiry, then rotates when the lease cannot be renewed', () => {
     expect(at(39)).toMatchObject({ due: undefined, next: { action: 'rotate', at: T0 + 40 * MIN }, renewBefore: 1200 });
     expect(at(40).due).toEqual({ work: 'rotate', reason: 'expires in 1200s' });
     expect(at(50, { spec: spec({ renew_before: 300 }) }).due).toBeUndefined();
   });
 
-  it('rotates rather than renews, even a renewable lease far from lease_max: the published Expiration must stay true', () => {
+  it('renews while lease_max leaves room for a whole renewal window, then rotates', () => {
     const roomy = [lease('a', { maxExpiresAt: T0 + 180 * MIN })];
-    expect(at(39, { leases: roomy }).due).toBeUndefined();
-    expect(at(40, { leases: roomy }).due).toEqual({ work: 'rotate', reason: 'expires in 1200s' });
+    expect(at(40, { leases: roomy }).due?.work).toBe('renew');
+    const late = [lease('a', { expiresAt: T0 + 170 * MIN, maxExpiresAt: T0 + 180 * MIN })];
+    expect(at(155, { leases: late }).due?.work).toBe('renew'); // renewed to 180: 25 minutes > 20
+    expect(at(161, { leases: late }).due?.work).toBe('rotate'); // 19 minutes left at most
+    expect(at(40, { leases: [lease('a', { renewable: false, maxExpiresAt: T0 + 180 * MIN })] }).due?.work).toBe('rotate');
   });
 
   it('rotates at once when the sink or its role changed in a way the credential carries', () => {
