@@ -279,13 +279,21 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
       const renewed = await engine.renew(schedule.current.leaseId, ttl);
       const still = scheduleSink({ spec, target: a.target, status: a.status, leases: [renewed], now: clock.now() });
       if (!still.due) {
-        report.outcome = 'renewed';
-        report.leaseId = renewed.leaseId;
-        report.expiresAt = renewed.expiresAt;
-        await state.setSinkStatus(spec.name, { ...a.status, lastAttemptAt: startedAt, lastSuccessAt: clock.now(), lastError: undefined });
-        return report;
+        // Replace, not just report: consumers would drop the key at the old published expiry, long before the next renewal window: a gap.
+        const refreshError = await a.sink.refresh({ leaseId: renewed.leaseId, expiration: new Date(renewed.expiresAt) }).then(
+          () => undefined,
+          (err: unknown) => message(err),
+        );
+        if (refreshError === undefined) {
+          report.outcome = 'renewed';
+          report.leaseId = renewed.leaseId;
+          report.expiresAt = renewed.expiresAt;
+          await state.setSinkStatus(spec.name, { ...a.status, lastAttemptAt: startedAt, lastSuccessAt: clock.now(), lastError: undefined });
+          return report;
+        }
+        report.reason = `${a.reason}; renewed, but the sink still shows the old expiry (${refreshError})`;
       }
-      // The engine capped the renewal (lease_max): replace after all.
+      // Else the engine capped the renewal (lease_max): replace after all.
     }
     await replace(a, report);
     await state.setSinkStatus(spec.name, {

@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
 import { readIniProfile, removeIniProfile, setIniProfile } from './ini.js';
-import type { PublishedCredential, Sink, SinkContext } from './sink.js';
+import type { PublishedCredential, Sink, SinkContext, SinkRefresh } from './sink.js';
 
 export type FileSinkFormat = 'ini' | 'json' | 'dotenv';
 
@@ -32,6 +32,8 @@ interface FileFormat {
   remove(current: string): string | undefined;
   /** True when `current` holds nothing, or only what this sink wrote. */
   ours(current: string): boolean;
+  /** `current` (ours) with the published expiry moved, or undefined when it holds another lease. */
+  refresh(current: string, update: SinkRefresh): string | undefined;
 }
 
 export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
@@ -40,8 +42,9 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
   const profile = config.profile ?? 'default';
   const path = expandPath(config.path, ctx);
   const target = format === 'ini' ? `file ${path} [${profile}]` : `file ${path} (${format})`;
-  const marker = (cred?: PublishedCredential) =>
-    `# credops sink ${spec.name}:` + (cred ? ` lease ${cred.leaseId}, expires ${cred.expiration.toISOString()}; rewritten on rotation, do not edit` : '');
+  const marker = (lease?: SinkRefresh) =>
+    `# credops sink ${spec.name}:` + (lease ? ` lease ${lease.leaseId}, expires ${lease.expiration.toISOString()}; rewritten on rotation, do not edit` : '');
+  const markerLease = (line: string | undefined) => (line?.startsWith(marker()) ? / lease (.+?), expires /.exec(line.slice(marker().length))?.[1] : undefined);
 
   const formats: Record<FileSinkFormat, FileFormat> = {
     ini: {
@@ -56,6 +59,9 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
         const lines = readIniProfile(current, profile);
         return lines === undefined || (lines[0] ?? '').startsWith(marker());
       },
+      // No SDK reads an expiry from a credentials file; the marker is where a person sees it.
+      refresh: (current, update) =>
+        markerLease(readIniProfile(current, profile)?.[0]) === update.leaseId ? setIniProfile(current, profile, marker(update), []) : undefined,
     },
     json: {
       // Version 1 and these names make the file valid credential_process output (`cat FILE`).
@@ -74,7 +80,13 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
           2,
         )}\n`,
       remove: () => undefined,
-      ours: (current) => current.trim() === '' || jsonSinkName(current) === spec.name,
+      ours: (current) => current.trim() === '' || parseObject(current)?.credops_sink === spec.name,
+      refresh: (current, update) => {
+        const value = parseObject(current);
+        if (value?.lease_id !== update.leaseId) return undefined;
+        value.Expiration = update.expiration.toISOString();
+        return `${JSON.stringify(value, null, 2)}\n`;
+      },
     },
     dotenv: {
       // The variable names the AWS SDKs and CLI read from the environment.
@@ -90,6 +102,14 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
         ].join('\n'),
       remove: () => undefined,
       ours: (current) => current.trim() === '' || current.startsWith(marker()),
+      refresh: (current, update) => {
+        const lines = current.split('\n');
+        if (!lines.includes(`CREDOPS_LEASE_ID=${update.leaseId}`)) return undefined;
+        const expiry = 'AWS_CREDENTIAL_EXPIRATION=';
+        return lines
+          .map((line, i) => (i === 0 ? marker(update) : line.startsWith(expiry) ? expiry + update.expiration.toISOString() : line))
+          .join('\n');
+      },
     },
   };
   const fmt = formats[format];
@@ -110,6 +130,20 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
       await writeAtomic(real, fmt.write(current, cred), target);
     },
 
+    async refresh(update) {
+      const real = await resolveLink(path);
+      const current = await readIfExists(real, target);
+      const next = current?.trim() && fmt.ours(current) ? fmt.refresh(current, update) : undefined;
+      if (current === undefined || next === undefined) {
+        throw new UserError(
+          `sink "${spec.name}" (${spec.source}): ${target} does not hold lease ${update.leaseId} as credops published it; refusing to change its expiry`,
+        );
+      }
+      if (next === current) return 'not-needed';
+      await writeAtomic(real, next, target);
+      return 'refreshed';
+    },
+
     async remove() {
       const real = await resolveLink(path);
       const current = await readIfExists(real, target);
@@ -127,10 +161,11 @@ function expandPath(path: string, ctx: SinkContext): string {
   return isAbsolute(path) ? path : resolve(ctx.cwd, path);
 }
 
-function jsonSinkName(text: string): unknown {
+/** A JSON object, or undefined; never a parse error, whose message would quote the text (and so the secret). */
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' ? (value as Record<string, unknown>).credops_sink : undefined;
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

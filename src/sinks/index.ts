@@ -4,7 +4,7 @@ import { fileSink } from './file.js';
 import { secretsManagerSink } from './secretsmanager.js';
 import type { Sink, SinkContext, SinkFactory } from './sink.js';
 
-export type { PublishedCredential, Sink, SinkContext, SinkFactory } from './sink.js';
+export type { PublishedCredential, Sink, SinkContext, SinkFactory, SinkRefresh } from './sink.js';
 
 /** Every sink type, by the key that names it in a sink file. Adding a sink: one file, one line here. */
 export const sinkTypes: Record<string, SinkFactory> = {

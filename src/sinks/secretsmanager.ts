@@ -2,6 +2,7 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
+  GetSecretValueCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
   TagResourceCommand,
@@ -132,6 +133,28 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
       await call('TagResource', () => sm().send(new TagResourceCommand({ SecretId: config.name, Tags: leaseTags(cred) })));
     },
 
+    async refresh(update) {
+      const existing = await describeSecret();
+      if (!existing || existing.DeletedDate) {
+        throw new UserError(`sink "${spec.name}" (${spec.source}): the secret ${config.name} is gone; cannot move its expiry to the renewed lease's`);
+      }
+      assertOurs(existing);
+      const current = await call('GetSecretValue', () => sm().send(new GetSecretValueCommand({ SecretId: config.name })));
+      // The value holds the secret key: it stays in this scope, and no error below quotes it.
+      const value = parseObject(current.SecretString);
+      if (value?.lease_id !== update.leaseId) {
+        throw new UserError(
+          `sink "${spec.name}" (${spec.source}): the secret ${config.name} does not hold lease ${update.leaseId} as credops published it; ` +
+            'refusing to change its expiry',
+        );
+      }
+      const expiration = update.expiration.toISOString();
+      if (value.Expiration === expiration) return 'not-needed';
+      value.Expiration = expiration;
+      await call('PutSecretValue', () => sm().send(new PutSecretValueCommand({ SecretId: config.name, SecretString: JSON.stringify(value) })));
+      return 'refreshed';
+    },
+
     async remove() {
       const existing = await describeSecret();
       // Not ours (any more): someone replaced it; what credops published is gone already.
@@ -156,6 +179,16 @@ function recoveryWindow(spec: SinkSpec, config: SecretsManagerSinkConfig): numbe
     );
   }
   return days;
+}
+
+/** A JSON object, or undefined; never a parse error, whose message would quote the text. */
+function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text ?? '');
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function tagMap(tags: Tag[] | undefined): Record<string, string> {

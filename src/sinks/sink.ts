@@ -14,10 +14,25 @@ export interface PublishedCredential {
   leaseId: string;
 }
 
+/** A renewed lease: same credential, later expiry. Carries no secret. */
+export interface SinkRefresh {
+  leaseId: string;
+  expiration: Date;
+}
+
 /** Where a sink's credentials are delivered (sinks/NAME.yaml). */
 export interface Sink {
   /** Writes the credential to the target, replacing what credops published there before. */
   publish(cred: PublishedCredential): Promise<void>;
+  /**
+   * Moves the published expiry to `update.expiration` after a renewal, so that
+   * consumers (an SDK honouring `Expiration`) do not drop a key that is still
+   * valid. Only when the target still holds `update.leaseId` as credops wrote
+   * it; otherwise throws, naming the sink. The secret is read and written back
+   * within the call and never kept, logged or put in an error.
+   * 'not-needed' when the target already shows that expiry, or carries none.
+   */
+  refresh(update: SinkRefresh): Promise<'refreshed' | 'not-needed'>;
   /** Removes what credops published (the deletion policy is the caller's decision). Gone already is fine. */
   remove(): Promise<void>;
   /**

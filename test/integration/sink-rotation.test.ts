@@ -4,6 +4,7 @@
  * revokes the old one only when the grace is over, so a consumer that read the
  * old key a moment before the switch keeps working.
  */
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
@@ -69,34 +70,70 @@ describe('a Secrets Manager sink is rotated with overlap', () => {
     expect(credopsUsers(w.aws)).toHaveLength(1);
   });
 
-  it('renews a renewable lease without any AWS write while lease_max allows it', async () => {
+  it('renews a renewable lease while lease_max allows it, writing only the new expiry to the secret', async () => {
     const desired = model('c1', [ciSink()], { mounts: [mount({ lease: 3600, lease_max: 3 * 3600 })] });
     const first = await w.reconcile(desired);
     const key1 = secretCredential(w.aws, 'ci/deploy');
+    const leaseId = first.sinks[0]!.leaseId!;
+    expect(key1.Expiration).toBe(new Date(first.sinks[0]!.expiresAt!).toISOString());
+
+    // What a consumer reads after a renewal: the same key, and the renewed lease's expiry,
+    // so an SDK honouring Expiration keeps using it. Only the secret's value is written.
+    const expectRenewed = async (renewed: Awaited<ReturnType<SinkWorld['reconcile']>>) => {
+      expect(renewed.sinks).toMatchObject([{ outcome: 'renewed', leaseId }]);
+      const lease = (await w.t.state.getLease(leaseId))!;
+      expect(renewed.sinks[0]!.expiresAt).toBe(lease.expiresAt);
+      const now = secretCredential(w.aws, 'ci/deploy');
+      expect(now).toEqual({ ...key1, Expiration: new Date(lease.expiresAt).toISOString() });
+      expect(w.writes().map((c) => c.action)).toEqual(['PutSecretValue']);
+      return lease;
+    };
+
     w.aws.clock.advance(45 * MINUTE_MS);
     w.aws.resetCalls();
     const before = w.aws.clock.now();
     const renewed = await w.reconcile(desired);
-    expect(renewed.sinks).toMatchObject([{ outcome: 'renewed', leaseId: first.sinks[0]!.leaseId }]);
+    await expectRenewed(renewed);
     expect(renewed.sinks[0]!.expiresAt).toBeGreaterThanOrEqual(before + 3600_000);
     expect(renewed.sinks[0]!.expiresAt).toBeLessThanOrEqual(w.aws.clock.now() + 3600_000);
+    expect(secretCredential(w.aws, 'ci/deploy').Expiration).not.toBe(key1.Expiration);
+
+    // Idempotent: right after a renewal nothing is due and nothing is written.
+    w.aws.resetCalls();
+    expect((await w.reconcile(desired)).sinks).toMatchObject([{ outcome: 'unchanged' }]);
     expect(w.writes()).toEqual([]);
-    expect(secretCredential(w.aws, 'ci/deploy').AccessKeyId).toBe(key1.AccessKeyId);
 
     // At 90 minutes: renewed again; at 130: renewed, but only up to lease_max (3h).
     w.aws.clock.advance(45 * MINUTE_MS);
-    expect((await w.reconcile(desired)).sinks).toMatchObject([{ outcome: 'renewed' }]);
+    w.aws.resetCalls();
+    await expectRenewed(await w.reconcile(desired));
     w.aws.clock.advance(40 * MINUTE_MS);
-    const capped = await w.reconcile(desired);
-    expect(capped.sinks).toMatchObject([{ outcome: 'renewed' }]);
-    const lease = (await w.t.state.getLease(first.sinks[0]!.leaseId!))!;
-    expect(capped.sinks[0]!.expiresAt).toBe(lease.maxExpiresAt);
+    w.aws.resetCalls();
+    const lease = await expectRenewed(await w.reconcile(desired));
+    expect(lease.expiresAt).toBe(lease.maxExpiresAt);
 
     // At 165, 15 minutes before lease_max, a renewal cannot leave the renewal window: rotate.
     w.aws.clock.advance(35 * MINUTE_MS);
     const rotated = await w.reconcile(desired);
     expect(rotated.sinks).toMatchObject([{ outcome: 'rotated' }]);
     expect(secretCredential(w.aws, 'ci/deploy').AccessKeyId).not.toBe(key1.AccessKeyId);
+  });
+
+  it('a renewal the secret cannot show (someone replaced its value) gives the sink a new key instead, with the grace', async () => {
+    const desired = model('c1', [ciSink()], { mounts: [mount({ lease: 3600, lease_max: 3 * 3600 })] });
+    const first = await w.reconcile(desired);
+    const key1 = secretCredential(w.aws, 'ci/deploy');
+    await w.clients.secretsManager({}).send(new PutSecretValueCommand({ SecretId: 'ci/deploy', SecretString: JSON.stringify({ ...key1, lease_id: 'aws/creds/deploy/someone-else' }) }));
+    w.aws.clock.advance(45 * MINUTE_MS);
+    const result = await w.reconcile(desired);
+    expect(result.sinks).toMatchObject([{ outcome: 'rotated', retired: [first.sinks[0]!.leaseId] }]);
+    expect(result.sinks[0]!.reason).toMatch(/renewed, but the sink still shows the old expiry .*does not hold lease aws\/creds\/deploy\/\S+ as credops published it/);
+    expect(result.sinks[0]!.reason).not.toContain(key1.SecretAccessKey);
+    const key2 = secretCredential(w.aws, 'ci/deploy');
+    expect(key2.AccessKeyId).not.toBe(key1.AccessKeyId);
+    expect(key2.lease_id).toBe(result.sinks[0]!.leaseId);
+    await callerIdentity(w.aws, asCred(key1));
+    await callerIdentity(w.aws, asCred(key2));
   });
 
   it('moving the sink to another secret publishes there, deletes the old secret and keeps the old key for the grace', async () => {

@@ -113,6 +113,44 @@ describe('file sink', () => {
     expect(await readFile(join(dir, 'dotfiles/credentials'), 'utf8')).toContain('AKIAEXAMPLE6');
   });
 
+  it('after a renewal, refresh moves the expiry each format shows, keeps the rest byte for byte, and refuses another lease', async () => {
+    const later = new Date(Date.UTC(2030, 0, 1, 15));
+    const update = { leaseId: cred(8).leaseId, expiration: later };
+
+    const json = sink({ path: 'ci.json', format: 'json' });
+    await json.publish(cred(8, 'tok8'));
+    const published = JSON.parse(await readFile(join(dir, 'ci.json'), 'utf8')) as Record<string, unknown>;
+    expect(await json.refresh(update)).toBe('refreshed');
+    expect(JSON.parse(await readFile(join(dir, 'ci.json'), 'utf8'))).toEqual({ ...published, Expiration: '2030-01-01T15:00:00.000Z' });
+    expect(await mode(join(dir, 'ci.json'))).toBe(0o600);
+    expect(await json.refresh(update)).toBe('not-needed');
+
+    const path = join(dir, 'credentials');
+    await writeFile(path, '[default]\r\naws_access_key_id = MINE\r\n');
+    const ini = sink({ path: 'credentials', profile: 'ci' });
+    await ini.publish(cred(8));
+    await writeFile(path, `${(await readFile(path, 'utf8')).replace('aws_access_key_id = AKIA', 'region = eu-west-1\r\naws_access_key_id = AKIA')}\r\n[last]\r\nx = 1`);
+    const before = await readFile(path, 'utf8');
+    expect(before).toContain('region = eu-west-1');
+    expect(await ini.refresh(update)).toBe('refreshed');
+    expect(await readFile(path, 'utf8')).toBe(before.replace('expires 2030-01-01T12:00:00.000Z', 'expires 2030-01-01T15:00:00.000Z'));
+
+    const env = sink({ path: 'ci.env', format: 'dotenv' });
+    await env.publish(cred(8));
+    const envBefore = await readFile(join(dir, 'ci.env'), 'utf8');
+    expect(await env.refresh(update)).toBe('refreshed');
+    expect(await readFile(join(dir, 'ci.env'), 'utf8')).toBe(envBefore.replaceAll('2030-01-01T12:00:00.000Z', '2030-01-01T15:00:00.000Z'));
+
+    for (const s of [json, ini, env]) {
+      const err = await s.refresh({ leaseId: 'aws/creds/deploy/other', expiration: later }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).toMatch(/^sink "ci" \(sinks\/ci\.yaml\): file .* does not hold lease aws\/creds\/deploy\/other as credops published it; refusing to change its expiry$/);
+      expect((err as Error).message).not.toContain(cred(8).secretAccessKey);
+    }
+    await expect(sink({ path: 'missing.json', format: 'json' }).refresh(update)).rejects.toThrow(/does not hold lease/);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('a path that cannot be written is a UserError that names the file and never the secret', async () => {
     await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
     const err = await sink({ path: 'blocker/creds.json', format: 'json' }).publish(cred(7)).catch((e: unknown) => e);

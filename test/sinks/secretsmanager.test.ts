@@ -85,6 +85,48 @@ describe('Secrets Manager sink', () => {
     expect(JSON.stringify(err)).not.toContain(cred.secretAccessKey);
   });
 
+  it('after a renewal, refresh moves only the published Expiration, and writes nothing when it is already there', async () => {
+    const s = createSink(spec('renew', { name: 'ci/renew' }), ctx);
+    await s.publish({ ...cred, sessionToken: 'tok' });
+    const later = new Date(Date.UTC(2030, 0, 1, 3));
+    aws.resetCalls();
+    expect(await s.refresh({ leaseId: cred.leaseId, expiration: later })).toBe('refreshed');
+    expect(JSON.parse(aws.secrets.get('ci/renew')!.value!)).toEqual({
+      AccessKeyId: 'AKIAEXAMPLE',
+      SecretAccessKey: 'very/secret/value',
+      SessionToken: 'tok',
+      Expiration: '2030-01-01T03:00:00.000Z',
+      lease_id: 'aws/creds/deploy/L1',
+    });
+    expect(aws.calls.map((c) => c.action)).toEqual(['DescribeSecret', 'GetSecretValue', 'PutSecretValue']);
+    aws.resetCalls();
+    expect(await s.refresh({ leaseId: cred.leaseId, expiration: later })).toBe('not-needed');
+    expect(aws.calls.map((c) => c.action)).not.toContain('PutSecretValue');
+  });
+
+  it('refresh refuses a secret that holds another lease, or that credops does not manage, naming the sink and never the secret', async () => {
+    const s = createSink(spec('held', { name: 'ci/held' }), ctx);
+    await s.publish(cred);
+    const before = aws.secrets.get('ci/held')!.value;
+    const err = await s.refresh({ leaseId: 'aws/creds/deploy/OTHER', expiration: new Date(Date.UTC(2031, 0, 1)) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(
+      'sink "held" (sinks/held.yaml): the secret ci/held does not hold lease aws/creds/deploy/OTHER as credops published it; refusing to change its expiry',
+    );
+    expect(JSON.stringify(err)).not.toContain(cred.secretAccessKey);
+    expect(aws.secrets.get('ci/held')!.value).toBe(before);
+
+    const sm = new SecretsManagerClient(localAwsClientConfig(aws));
+    await sm.send(new CreateSecretCommand({ Name: 'not-ours', SecretString: JSON.stringify({ lease_id: cred.leaseId }) }));
+    sm.destroy();
+    await expect(createSink(spec('x', { name: 'not-ours' }), ctx).refresh({ leaseId: cred.leaseId, expiration: new Date() })).rejects.toThrow(
+      /^sink "x" \(sinks\/x\.yaml\): the secret not-ours exists and was not created by credops/,
+    );
+    await expect(createSink(spec('y', { name: 'ci/never-published' }), ctx).refresh({ leaseId: cred.leaseId, expiration: new Date() })).rejects.toThrow(
+      'sink "y" (sinks/y.yaml): the secret ci/never-published is gone',
+    );
+  });
+
   it('refuses a recovery window AWS would refuse', () => {
     expect(() => createSink(spec('w', { name: 'w', recovery_window_days: 3 }), ctx)).toThrow(/recovery_window_days must be 0 \(delete at once\) or 7\.\.30, found 3/);
   });
