@@ -16,11 +16,14 @@ const state = await openState(url);
 const handle = await state.lock({ pid: process.pid, host: hostname(), since: Date.now(), operation: 'reconcile' }, 10_000);
 process.stdout.write('locked\n');
 
+// Ends the process with the 'exit' event, so the store's exit hook runs.
+const quit = (code: number) => process.exit.call(process, code);
+
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'release') {
     await handle.release();
     await state.close();
-    process.exit(0);
+    quit(0);
   }
-  if (line === 'exit') process.exit(0);
+  if (line === 'exit') quit(0);
 }
