@@ -3,7 +3,7 @@
  * or session tokens in them) and out-of-band changes, as a person with console access would make.
  */
 import type { Tag } from './query.js';
-import type { AccessKey, KeyStatus, ManagedPolicy, Role, Secret, Session, SessionKind, User, World } from './state.js';
+import type { AccessKey, KeyStatus, ManagedPolicy, Role, Secret, Session, User, World } from './state.js';
 import { purgeExpired } from './secretsmanager.js';
 
 export interface AccessKeyView {
@@ -54,23 +54,24 @@ export interface PolicyView {
   attachmentCount: number;
 }
 
-/** STS credentials handed out, with what the caller asked for (policy, tags, MFA...). */
-export interface SessionView {
-  kind: SessionKind;
-  accessKeyId: string;
-  arn: string;
-  expiration: number;
-  durationSeconds: number;
-  sourceUserName?: string;
-  roleArn?: string;
-  roleSessionName?: string;
-  federatedName?: string;
-  policy?: string;
-  policyArns: string[];
-  tags: Tag[];
-  externalId?: string;
-  serialNumber?: string;
-}
+/** STS credentials handed out, with what the caller asked for (policy, tags, MFA...): an allow-list of Session's fields, never the secret or token. */
+export type SessionView = Pick<
+  Session,
+  | 'kind'
+  | 'accessKeyId'
+  | 'arn'
+  | 'expiration'
+  | 'durationSeconds'
+  | 'sourceUserName'
+  | 'roleArn'
+  | 'roleSessionName'
+  | 'federatedName'
+  | 'policy'
+  | 'policyArns'
+  | 'tags'
+  | 'externalId'
+  | 'serialNumber'
+>;
 
 export interface SecretView {
   name: string;
