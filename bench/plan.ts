@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadDesired } from '../src/model/desired.js';
+import { loadDesired } from '../src/load/index.js';
 import { makePlan } from '../src/plan/index.js';
 import type { AppliedSnapshot } from '../src/model/types.js';
 

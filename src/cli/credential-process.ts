@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { CredentialCache, cacheEntryName, credentialCacheDir, reusableUntil, type CachedCredential } from '../engine/credential-cache.js';
 import type { IssuedCredential } from '../engine/index.js';
-import { parseDuration } from '../engine/ttl.js';
+import { parseDuration } from '../duration.js';
 import { STATE_KEY_ENV, stateKeyFromEnv } from '../state/crypto.js';
 import { stateUrlFrom } from '../state/index.js';
 import type { StateStore } from '../state/store.js';

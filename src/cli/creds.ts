@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { parseDuration } from '../engine/ttl.js';
+import { parseDuration } from '../duration.js';
 import { formatCredential, OUTPUT_FORMATS, type OutputFormat } from './lease-format.js';
 import { withLockedEngine } from './lease.js';
 import type { Run } from './runtime.js';

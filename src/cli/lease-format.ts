@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IssuedCredential } from '../engine/index.js';
-import { formatDuration } from '../engine/ttl.js';
+import { formatDuration } from '../duration.js';
 import type { Lease } from '../model/types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { REVOKE_CONCURRENCY, type BulkRevokeResult, type Engine } from '../engine/index.js';
-import { formatDuration, parseDuration } from '../engine/ttl.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import type { StateStore } from '../state/store.js';
 import { makeEngine } from './engine.js';
 import { formatLeaseList, formatLookup, formatRenewal, OUTPUT_FORMATS, remainingSeconds, type OutputFormat } from './lease-format.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadDesired } from '../model/desired.js';
+import { loadDesired } from '../load/index.js';
 import type { Io } from './runtime.js';
 import { formatDiagnostic, ValidationError } from '../errors.js';
 import { emitAnnotations } from './annotations.js';

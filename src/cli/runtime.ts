@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { openState, stateUrlFrom } from '../state/index.js';
 import type { LockOwner, StateStore } from '../state/store.js';
-import { parseDuration } from '../engine/ttl.js';
+import { parseDuration } from '../duration.js';
 
 /** What a command needs from the outside world; tests pass their own. */
 export interface Io {

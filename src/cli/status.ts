@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { createAwsClients } from '../aws/clients.js';
 import { systemClock } from '../clock.js';
-import { formatDuration } from '../engine/ttl.js';
+import { formatDuration } from '../duration.js';
 import type { Lease, SinkSpec } from '../model/types.js';
 import { roleFingerprint, scheduleSink, type NextAction } from '../reconcile/lifecycle.js';
 import { createSink, type SinkContext } from '../sinks/index.js';

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { createAwsClients } from '../aws/clients.js';
 import { systemClock } from '../clock.js';
-import { parseDuration } from '../engine/ttl.js';
+import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import { reconcile } from '../reconcile/index.js';
 import { nextDeadline } from '../reconcile/lifecycle.js';

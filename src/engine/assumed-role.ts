@@ -11,7 +11,7 @@ import {
   STS_SESSION_TAGS_MAX,
   STS_TAG_KEY_MAX,
   STS_TAG_VALUE_MAX,
-} from '../aws/limits.js';
+} from '../limits.js';
 import { UserError } from '../errors.js';
 import type { RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';

@@ -1,11 +1,11 @@
 import { UserError } from '../errors.js';
 import type { PolicyDocument, RoleSpec } from '../model/types.js';
-import { formatDuration } from './ttl.js';
+import { formatDuration } from '../duration.js';
 
 /**
  * AWS limits checked before calling AWS (DESIGN: "Vault does not"): a precise
  * error naming the role and field instead of AWS's late, vaguer one. The
- * numbers come from src/aws/limits.ts.
+ * numbers come from src/limits.ts.
  */
 export function limitError(role: Pick<RoleSpec, 'mount' | 'name'>, message: string): UserError {
   return new UserError(`${role.mount}/roles/${role.name}: ${message}`);

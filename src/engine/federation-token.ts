@@ -6,7 +6,7 @@ import {
   STS_FEDERATION_NAME_MIN,
   STS_POLICY_ARNS_MAX,
   STS_SESSION_POLICY_MAX_CHARS,
-} from '../aws/limits.js';
+} from '../limits.js';
 import { awsCall } from './aws-errors.js';
 import { checkCount, checkDuration, checkPolicySize } from './checks.js';
 import type { CredentialKind } from './credential-type.js';

@@ -14,7 +14,7 @@ import {
   IAM_TAGS_PER_RESOURCE,
   IAM_USER_INLINE_POLICY_MAX_CHARS,
   IAM_USER_NAME_MAX,
-} from '../aws/limits.js';
+} from '../limits.js';
 import type { Lease, LeaseResources, RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
 import { checkCount, checkLength, checkPolicySize, checkTags, limitError } from './checks.js';

@@ -1,5 +1,5 @@
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, GetUserCommand, ListAccessKeysCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { IAM_ACCESS_KEY_ID_MAX, IAM_ACCESS_KEY_ID_MIN, IAM_ACCESS_KEYS_PER_USER, SIGV4_CLOCK_SKEW_MS } from '../aws/limits.js';
+import { IAM_ACCESS_KEY_ID_MAX, IAM_ACCESS_KEY_ID_MIN, IAM_ACCESS_KEYS_PER_USER, SIGV4_CLOCK_SKEW_MS } from '../limits.js';
 import {
   decryptStoredRootKeys,
   readStoredRootKeys,

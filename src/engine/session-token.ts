@@ -1,5 +1,5 @@
 import { GetSessionTokenCommand } from '@aws-sdk/client-sts';
-import { STS_SESSION_TOKEN_MAX_SECONDS, STS_SESSION_TOKEN_MIN_SECONDS } from '../aws/limits.js';
+import { STS_SESSION_TOKEN_MAX_SECONDS, STS_SESSION_TOKEN_MIN_SECONDS } from '../limits.js';
 import { awsCall } from './aws-errors.js';
 import { checkDuration } from './checks.js';
 import type { CredentialKind } from './credential-type.js';

@@ -1,5 +1,5 @@
 import type { Credentials } from '@aws-sdk/client-sts';
-import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../aws/limits.js';
+import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../limits.js';
 import { UserError } from '../errors.js';
 import type { CredentialType, Lease, LeaseResources, RoleSpec } from '../model/types.js';
 import { checkLength } from './checks.js';

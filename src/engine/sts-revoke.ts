@@ -10,7 +10,7 @@ import {
   PutUserPolicyCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { IAM_ROLE_INLINE_POLICIES_MAX_CHARS, IAM_USER_INLINE_POLICY_MAX_CHARS } from '../aws/limits.js';
+import { IAM_ROLE_INLINE_POLICIES_MAX_CHARS, IAM_USER_INLINE_POLICY_MAX_CHARS } from '../limits.js';
 import { UserError } from '../errors.js';
 import type { Lease } from '../model/types.js';
 import { awsCall, isAwsError, isNoSuchEntity } from './aws-errors.js';

@@ -2,7 +2,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { Clock } from '../clock.js';
 import { UserError } from '../errors.js';
 import { awsErrorCode, isAwsError, toUserError } from './aws-errors.js';
-import { formatDuration } from './ttl.js';
+import { formatDuration } from '../duration.js';
 
 /**
  * A new access key is not accepted everywhere at once (IAM is eventually

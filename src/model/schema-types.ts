@@ -237,6 +237,13 @@ export type SinkFile = {
 } & {
   [k: string]: unknown | undefined;
 };
+/**
+ * Write to a local file (mode 0600), e.g. an AWS shared credentials file.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "file".
+ */
+export type FileSink = File;
 
 /**
  * Publish to an AWS Secrets Manager secret (JSON: AccessKeyId, SecretAccessKey, SessionToken, Expiration, lease_id).
@@ -272,13 +279,7 @@ export interface SecretsManagerSink {
   ) &
     number;
 }
-/**
- * Write to a local file (mode 0600), e.g. an AWS shared credentials file.
- *
- * This interface was referenced by `undefined`'s JSON-Schema
- * via the `definition` "file".
- */
-export interface FileSink {
+export interface File {
   /**
    * File path; relative paths are relative to the working directory of credops.
    */

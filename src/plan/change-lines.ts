@@ -1,5 +1,5 @@
 import type { ChangeAction, FieldChange, Plan, PolicyDelta } from '../model/types.js';
-import { formatDuration } from '../engine/ttl.js';
+import { formatDuration } from '../duration.js';
 import { SENSITIVE_PLACEHOLDER, fieldKind, isSensitiveField } from './fields.js';
 import { lineDiff } from './line-diff.js';
 import { compareStrings } from './normalise.js';

@@ -4,7 +4,7 @@ import {
   IAM_USER_INLINE_POLICY_MAX_CHARS,
   STS_POLICY_ARNS_MAX,
   STS_SESSION_POLICY_MAX_CHARS,
-} from '../aws/limits.js';
+} from '../limits.js';
 import type { PolicyDocument, RoleSpec } from '../model/types.js';
 import { closest } from './ajv-errors.js';
 import type { Finding } from './finding.js';

@@ -1,4 +1,4 @@
-import { IAM_USER_NAME_MAX } from '../aws/limits.js';
+import { IAM_USER_NAME_MAX } from '../limits.js';
 
 /**
  * Vault's role-name rule (framework.GenericNameWithAtRegex): letters, digits,

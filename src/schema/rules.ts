@@ -3,7 +3,7 @@ import {
   STS_ASSUME_ROLE_MIN_SECONDS,
   STS_FEDERATION_MAX_SECONDS,
   STS_SESSION_TOKEN_MAX_SECONDS,
-} from '../aws/limits.js';
+} from '../limits.js';
 import type { ConfigFile, RoleFile, SinkFile } from '../model/schema-types.js';
 import type { Finding } from './finding.js';
 import { credentialTypesOf, durationSeconds, isVaultEmpty, legacyOf } from './vault-values.js';

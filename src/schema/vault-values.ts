@@ -1,4 +1,4 @@
-import { parseDuration } from '../engine/ttl.js';
+import { parseDuration } from '../duration.js';
 import { CREDENTIAL_TYPES, type CredentialType } from '../model/types.js';
 import type { RoleFile } from '../model/schema-types.js';
 
@@ -64,4 +64,9 @@ export function credentialTypesOf(raw: RoleFile): CredentialType[] {
   if (legacy?.field === 'policy') return ['iam_user', 'federation_token'];
   const types = commaList(raw.credential_type).filter((t): t is CredentialType => (CREDENTIAL_TYPES as readonly string[]).includes(t));
   return [...new Set(types)];
+}
+
+/** Where upgradeLegacyPolicyEntry puts a legacy `arn`: a role ARN is assumed, a policy ARN attached. */
+export function legacyArnField(arn: string): 'role_arns' | 'policy_arns' {
+  return /:role\//.test(arn) ? 'role_arns' : 'policy_arns';
 }

@@ -10,7 +10,7 @@ import {
   type SecretsManagerClient,
   type Tag,
 } from '@aws-sdk/client-secrets-manager';
-import { SM_RECOVERY_WINDOW_DEFAULT_DAYS, SM_RECOVERY_WINDOW_MAX_DAYS, SM_RECOVERY_WINDOW_MIN_DAYS } from '../aws/limits.js';
+import { SM_RECOVERY_WINDOW_DEFAULT_DAYS, SM_RECOVERY_WINDOW_MAX_DAYS, SM_RECOVERY_WINDOW_MIN_DAYS } from '../limits.js';
 import { AwsUserError, UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
 import type { PublishedCredential, Sink, SinkContext } from './sink.js';

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { LockError, UserError } from '../errors.js';
-import { formatDuration } from '../engine/ttl.js';
+import { formatDuration } from '../duration.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
 import type { AppliedChange, LeaseFilter, LockHandle, LockOwner, SinkStatus, StateStore } from './store.js';

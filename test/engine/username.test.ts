@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IAM_USER_NAME_MAX, STS_FEDERATION_NAME_MAX } from '../../src/aws/limits.js';
+import { IAM_USER_NAME_MAX, STS_FEDERATION_NAME_MAX } from '../../src/limits.js';
 import { UserError } from '../../src/errors.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from '../../src/engine/username.js';
 

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadDesired } from '../../src/model/desired.js';
+import { loadDesired } from '../../src/load/index.js';
 import { asCred, cli, fixtureRepo, MINUTE_MS, secretCredential, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { callerIdentity, rejectionCode } from './helpers.js';
 

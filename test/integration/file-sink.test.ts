@@ -9,7 +9,7 @@ import { fromIni } from '@aws-sdk/credential-providers';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadDesired } from '../../src/model/desired.js';
+import { loadDesired } from '../../src/load/index.js';
 import { cli, fixtureRepo, MINUTE_MS, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { callerIdentity, rejectionCode } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { readRepo, redactUrl } from '../../src/repo/index.js';
-import { validateSnapshot } from '../../src/model/desired.js';
+import { validateSnapshot } from '../../src/load/index.js';
 
 let dir: string;
 beforeEach(() => {

@@ -1,5 +1,5 @@
 import { formatDiagnostic, type Diagnostic } from '../../src/errors.js';
-import { validateSnapshot } from '../../src/model/desired.js';
+import { validateSnapshot } from '../../src/load/index.js';
 import type { RepoSnapshot } from '../../src/repo/index.js';
 
 /** A snapshot from an object of files: objects are written as pretty JSON (or YAML-free JSON for .yaml, which YAML reads too). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IAM_USER_INLINE_POLICY_MAX_CHARS, STS_POLICY_ARNS_MAX } from '../../src/aws/limits.js';
+import { IAM_USER_INLINE_POLICY_MAX_CHARS, STS_POLICY_ARNS_MAX } from '../../src/limits.js';
 import type { PolicyDocument } from '../../src/model/types.js';
 import { policySize } from '../../src/schema/policy-lint.js';
 import { ROLE_ARN, validate } from './helpers.js';

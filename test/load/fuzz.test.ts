@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
 import { openState } from '../../src/state/index.js';
 import { formatDiagnostic, ValidationError } from '../../src/errors.js';
-import { desiredFromSnapshot } from '../../src/model/desired.js';
+import { desiredFromSnapshot } from '../../src/load/index.js';
 import type { RepoFile, RepoSnapshot } from '../../src/repo/index.js';
 import { decodeUtf8 } from '../../src/repo/utf8.js';
 import { seededRandom } from '../support/aws/clock.js';

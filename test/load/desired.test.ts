@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { simpleGit } from 'simple-git';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, ValidationError } from '../../src/errors.js';
-import { loadDesired } from '../../src/model/desired.js';
+import { loadDesired } from '../../src/load/index.js';
 import { validate } from '../schema/helpers.js';
 
 const root = new URL('../../', import.meta.url).pathname;

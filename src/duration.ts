@@ -1,0 +1,34 @@
+import { UserError } from './errors.js';
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * Parses a TTL the way Vault's parseutil.ParseDurationSecond does: an integer
+ * number of seconds (number or numeric string) or a Go duration string such as
+ * "15m", "1h30m", "768h", with Vault's extra "d" unit. Returns whole seconds.
+ */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw new UserError(`invalid duration ${value}: must be a whole number of seconds`);
+    return value;
+  }
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const parts = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/.test(text) ? text.match(/\d+(?:\.\d+)?(?:ms|s|m|h|d)/g) : null;
+  if (!parts) throw new UserError(`invalid duration "${value}": use seconds or a duration such as 15m, 1h, 768h`);
+  let seconds = 0;
+  for (const part of parts) {
+    const [, amount, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part)!;
+    seconds += Number(amount) * UNIT_SECONDS[unit!]!;
+  }
+  return Math.floor(seconds);
+}
+
+/** Vault's humanised form: 768h0m0s -> "768h", 3599 -> "59m59s". */
+export function formatDuration(seconds: number): string {
+  if (seconds <= 0) return '0s';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = Math.floor(seconds % 60);
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}

@@ -1,0 +1,55 @@
+import type { Diagnostic } from '../errors.js';
+import { ValidationError } from '../errors.js';
+import type { DesiredModel } from '../model/types.js';
+import { readRepo, type ReadRepoOptions, type RepoSnapshot } from '../repo/index.js';
+import { loadConfig } from './config.js';
+import { LoadContext } from './context.js';
+import { loadPolicies } from './policies.js';
+import { loadRoles } from './roles.js';
+import { loadSinks } from './sinks.js';
+
+export { CONFIG_FILES } from './config.js';
+
+/**
+ * From a secrets repo to the desired model: every file parsed with positions,
+ * validated against schemas/, Vault's rules, cross-file references and the
+ * policy lint, then normalised (RoleSpec, SinkSpec, MountConfig). One step per
+ * kind of file; one error anywhere and there is no model (DESIGN invariant 4).
+ */
+
+export type LoadDesiredOptions = ReadRepoOptions;
+
+/** Reads and validates the repo; throws ValidationError (every diagnostic, errors and warnings) if anything is wrong. */
+export async function loadDesired(opts: LoadDesiredOptions): Promise<{ model: DesiredModel; warnings: Diagnostic[] }> {
+  return desiredFromSnapshot(await readRepo(opts));
+}
+
+/** validateSnapshot, throwing ValidationError when there is an error. */
+export function desiredFromSnapshot(snapshot: RepoSnapshot): { model: DesiredModel; warnings: Diagnostic[] } {
+  const { model, diagnostics } = validateSnapshot(snapshot);
+  if (!model) throw new ValidationError(diagnostics);
+  return { model, warnings: diagnostics };
+}
+
+/** Validates a snapshot in memory; `model` is set only when there is no error. Diagnostics sorted by file, line, column. */
+export function validateSnapshot(snapshot: RepoSnapshot): { model?: DesiredModel; diagnostics: Diagnostic[] } {
+  const ctx = new LoadContext(snapshot);
+  const { config, mountGlobs } = loadConfig(ctx);
+  const policies = loadPolicies(ctx);
+  const roles = loadRoles(ctx, mountGlobs, policies);
+  const sinks = loadSinks(ctx, mountGlobs, roles.byMount);
+
+  const diagnostics = ctx.diagnostics.sort(byPosition);
+  if (!config || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  roles.roles.sort((a, b) => compare(a.mount, b.mount) || compare(a.name, b.name));
+  sinks.sort((a, b) => compare(a.name, b.name));
+  return { model: { repo: snapshot.source, commit: snapshot.commit, config, roles: roles.roles, sinks }, diagnostics };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byPosition(a: Diagnostic, b: Diagnostic): number {
+  return compare(a.file, b.file) || a.line - b.line || a.column - b.column || compare(a.message, b.message);
+}

@@ -1,0 +1,65 @@
+import type { RoleFile } from '../model/schema-types.js';
+import type { RoleSpec } from '../model/types.js';
+import { assignRoleFiles, type MountGlob } from '../schema/cross-file.js';
+import { toDiagnostics } from '../schema/finding.js';
+import { lintRoleLimits } from '../schema/policy-lint.js';
+import { ROLE_RULES } from '../schema/rules.js';
+import { commaList, credentialTypesOf, durationSeconds, kvPairs, legacyOf, legacyArnField, nonEmptyString } from '../schema/vault-values.js';
+import type { LoadContext } from './context.js';
+import { resolveRolePolicy, type PolicyFiles, type ResolvedPolicy } from './policies.js';
+
+/** Every role file's mount and name, null for a file with an error: sinks may name it, and are then not reported twice. */
+export type RolesByMount = Map<string, Map<string, RoleSpec | null>>;
+
+/** The role files of every mount, normalised; those with an error are reported and left out. */
+export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: PolicyFiles): { roles: RoleSpec[]; byMount: RolesByMount } {
+  const assigned = assignRoleFiles([...ctx.files.keys()], mountGlobs);
+  ctx.diagnostics.push(...assigned.diagnostics);
+  const roles: RoleSpec[] = [];
+  const byMount: RolesByMount = new Map();
+  for (const { mount, name, path } of assigned.roles) {
+    const byName = byMount.get(mount) ?? new Map<string, RoleSpec | null>();
+    byMount.set(mount, byName);
+    byName.set(name, null);
+    const source = ctx.parse(ctx.files.get(path)!);
+    const raw = source ? ctx.check<RoleFile>(source, 'role', ROLE_RULES) : undefined;
+    if (!source || !raw) continue;
+    const policy = resolveRolePolicy(ctx, raw, source, policies);
+    if (policy === 'invalid') continue;
+    const role = normaliseRole(raw, { mount, name, source: path }, policy);
+    const limits = lintRoleLimits(role, `/${policy?.field ?? 'policy_document'}`);
+    ctx.diagnostics.push(...toDiagnostics(source, limits));
+    if (!limits.some((f) => f.severity !== 'warning')) {
+      byName.set(name, role);
+      roles.push(role);
+    }
+  }
+  return { roles, byMount };
+}
+
+function normaliseRole(raw: RoleFile, where: { mount: string; name: string; source: string }, policy: ResolvedPolicy): RoleSpec {
+  const legacy = legacyOf(raw);
+  const credential_types = credentialTypesOf(raw);
+  const role: RoleSpec = {
+    ...where,
+    credential_types,
+    policy_arns: commaList(raw.policy_arns),
+    iam_groups: commaList(raw.iam_groups),
+    role_arns: commaList(raw.role_arns),
+    iam_tags: kvPairs(raw.iam_tags),
+    session_tags: kvPairs(raw.session_tags),
+  };
+  if (legacy?.field === 'arn') role[legacyArnField(legacy.value)].push(legacy.value);
+  if (policy) role.policy_document = policy.doc;
+  if (policy?.file) role.policy_file = policy.file;
+  const optional = {
+    default_sts_ttl: durationSeconds(raw.default_sts_ttl),
+    max_sts_ttl: durationSeconds(raw.max_sts_ttl),
+    user_path: nonEmptyString(raw.user_path),
+    permissions_boundary_arn: nonEmptyString(raw.permissions_boundary_arn),
+    external_id: nonEmptyString(raw.external_id),
+    mfa_serial_number: nonEmptyString(raw.mfa_serial_number),
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (role as unknown as Record<string, unknown>)[k] = v;
+  return role;
+}
