@@ -61,3 +61,8 @@ export class AwsUserError extends UserError {
 export class LockError extends UserError {
   override readonly name = 'LockError';
 }
+
+/** The message of anything thrown, for a report or a log line. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

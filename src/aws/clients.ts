@@ -1,11 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { MountConfig } from '../model/types.js';
-import type { StateStore } from '../state/store.js';
-import { rootCredentialsProvider } from './root-credentials.js';
+import { defaultChain, rootCredentialsProvider } from './credentials.js';
 
 /**
  * The one place SDK clients are built (STYLE.md §6, Vault's client.go): lazily,
@@ -31,8 +29,15 @@ export const DEFAULT_MAX_RETRIES = 3;
  */
 export const TEST_CRASH_AFTER_CALL_ENV = 'CREDOPS_TEST_CRASH_AFTER_CALL';
 
-export function createAwsClients(opts: { state: StateStore; env?: NodeJS.ProcessEnv }): AwsClients {
+export interface AwsClientsOptions {
+  /** The identity each mount acts as (its root credentials); default: the SDK's default chain. */
+  rootCredentials?: (mount: string) => AwsCredentialIdentityProvider;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
   const env = opts.env ?? process.env;
+  const rootCredentials = opts.rootCredentials ?? (() => rootCredentialsProvider(async () => undefined, env));
   const crashAfter = testCrashAfterCall(env);
   const iamClients = new Map<string, IAMClient>();
   const stsClients = new Map<string, STSClient>();
@@ -51,7 +56,7 @@ export function createAwsClients(opts: { state: StateStore; env?: NodeJS.Process
       if (!client) {
         client = new IAMClient({
           ...common(mount),
-          credentials: rootCredentialsProvider(opts.state, mount.name, env),
+          credentials: rootCredentials(mount.name),
           endpoint: mount.iam_endpoint ?? endpointFromEnv('IAM', env),
         });
         prepare(client, crashAfter);
@@ -68,7 +73,7 @@ export function createAwsClients(opts: { state: StateStore; env?: NodeJS.Process
       if (credentials) return build(credentials);
       let client = stsClients.get(mount.name);
       if (!client) {
-        client = build(rootCredentialsProvider(opts.state, mount.name, env));
+        client = build(rootCredentials(mount.name));
         stsClients.set(mount.name, client);
       }
       return client;
@@ -114,19 +119,6 @@ export function regionFor(region: string | undefined, env: NodeJS.ProcessEnv): s
 function endpointFromEnv(service: 'IAM' | 'STS' | 'SECRETS_MANAGER', env: NodeJS.ProcessEnv): string | undefined {
   if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
-}
-
-/** For clients outside any mount (sinks): static keys from the env passed in, else the SDK's default chain (which reads process.env). */
-function defaultChain(env: NodeJS.ProcessEnv): AwsCredentialIdentityProvider {
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    const identity: AwsCredentialIdentity = {
-      accessKeyId: env.AWS_ACCESS_KEY_ID,
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-    };
-    return async () => identity;
-  }
-  return fromNodeProviderChain();
 }
 
 type AnyClient = IAMClient | STSClient | SecretsManagerClient;

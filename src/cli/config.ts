@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
-import { AuditLog } from '../audit.js';
-import { createAwsClients } from '../aws/clients.js';
-import { systemClock } from '../clock.js';
 import { configureRoot, describeRoot, rotateRoot, type RootDeps } from '../engine/root.js';
 import { UserError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
-import { auditLogPath } from './engine.js';
-import { withLock, withState, type Run } from './runtime.js';
+import { runtimeFor, withLock, withState, type Run } from './runtime.js';
 
 interface MountOptions {
   mount: string;
@@ -52,8 +48,7 @@ export function registerConfig(program: Command, run: Run): void {
 }
 
 function rootDeps(state: StateStore, run: Run): RootDeps {
-  const env = run.io.env;
-  return { state, clients: createAwsClients({ state, env }), clock: systemClock, audit: new AuditLog(auditLogPath(run.io), systemClock, env), env };
+  return runtimeFor(state, run.io);
 }
 
 async function readSecretFromStdin(run: Run): Promise<string> {

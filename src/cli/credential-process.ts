@@ -1,14 +1,14 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { CredentialCache, cacheEntryName, credentialCacheDir, reusableUntil, type CachedCredential } from '../engine/credential-cache.js';
+import { CredentialCache, cacheEntryName, credentialCacheDir, reusableUntil, type CachedCredential } from './credential-cache.js';
 import type { IssuedCredential } from '../engine/index.js';
+import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { parseDuration } from '../duration.js';
 import { STATE_KEY_ENV, stateKeyFromEnv } from '../state/crypto.js';
 import { stateUrlFrom } from '../state/index.js';
 import type { StateStore } from '../state/store.js';
-import { makeEngine } from './engine.js';
-import { globalOptions, withLock, withState, type Run } from './runtime.js';
+import { globalOptions, runtimeFor, withLock, withState, type Run } from './runtime.js';
 
 interface CredentialProcessOptions {
   mount: string;
@@ -57,11 +57,11 @@ export function registerCredentialProcess(program: Command, run: Run): void {
         return withLock(cmd, state, 'credential-process', async () => {
           const again = await fromCache(state, cache, name);
           if (again) return again;
-          const engine = makeEngine(state, run.io);
+          const engine = runtimeFor(state, run.io).engine;
           await engine.recover();
           const applied = (await state.getApplied()).roles.find((r) => r.mount === opts.mount && r.name === role);
-          // As a sink does: a legacy role holding iam_user and federation_token is read at creds/, like Vault's aws/creds/ROLE.
-          const path = applied && !applied.credential_types.includes('iam_user') ? 'sts' : 'creds';
+          // As a sink does. An unknown role is asked at creds/, where the engine says it does not exist.
+          const path = applied ? defaultPathOf(applied) : 'creds';
           const cred = await engine.issue({
             mount: opts.mount,
             role,
@@ -72,7 +72,7 @@ export function registerCredentialProcess(program: Command, run: Run): void {
           const entry = cacheEntry(cred);
           await cache.write(name, entry);
           // IAM is eventually consistent: the SDK uses the key at once, and must not be refused.
-          if (cred.lease.credentialType === 'iam_user') await engine.waitUntilUsable(cred, opts.mount);
+          if (credentialKind(cred.lease.credentialType)?.verifyBeforeUse) await engine.waitUntilUsable(cred, opts.mount);
           return processOutput(entry, Math.min(cred.lease.expiresAt, cred.expiration?.getTime() ?? Infinity));
         });
       });

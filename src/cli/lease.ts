@@ -3,9 +3,8 @@ import { systemClock } from '../clock.js';
 import { REVOKE_CONCURRENCY, type BulkRevokeResult, type Engine } from '../engine/index.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import type { StateStore } from '../state/store.js';
-import { makeEngine } from './engine.js';
 import { formatLeaseList, formatLookup, formatRenewal, OUTPUT_FORMATS, remainingSeconds, type OutputFormat } from './lease-format.js';
-import { withLock, withState, type Io, type Run } from './runtime.js';
+import { runtimeFor, withLock, withState, type Io, type Run } from './runtime.js';
 
 /**
  * `credops lease list | lookup | renew | revoke | tidy` (Vault's `vault lease`).
@@ -23,7 +22,7 @@ export function registerLease(program: Command, run: Run): void {
     .addOption(format())
     .action(async (opts: { prefix?: string; format: OutputFormat }, cmd: Command) => {
       await withState(cmd, run, async (state) => {
-        const engine = makeEngine(state, run.io);
+        const engine = runtimeFor(state, run.io).engine;
         await recoverIfNeeded(cmd, state, engine, run.io);
         const leases = (await engine.list()).filter((l) => !opts.prefix || l.leaseId.startsWith(opts.prefix));
         run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
@@ -37,7 +36,7 @@ export function registerLease(program: Command, run: Run): void {
     .addOption(format())
     .action(async (leaseId: string, opts: { format: OutputFormat }, cmd: Command) => {
       await withState(cmd, run, async (state) => {
-        const engine = makeEngine(state, run.io);
+        const engine = runtimeFor(state, run.io).engine;
         await recoverIfNeeded(cmd, state, engine, run.io);
         run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format));
       });
@@ -100,7 +99,7 @@ export function registerLease(program: Command, run: Run): void {
 export async function withLockedEngine<T>(cmd: Command, run: Run, operation: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   return withState(cmd, run, (state) =>
     withLock(cmd, state, operation, async () => {
-      const engine = makeEngine(state, run.io);
+      const engine = runtimeFor(state, run.io).engine;
       reportRecovery(await engine.recover(), run.io);
       return fn(engine);
     }),

@@ -1,12 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { createAwsClients } from '../aws/clients.js';
-import { systemClock } from '../clock.js';
 import { planAgainstState } from '../reconcile/index.js';
 import { refreshPlan } from '../reconcile/drift.js';
 import { PLAN_FORMATS, planHasChanges, planHasDrift, renderPlan, type PlanFormat } from '../plan/index.js';
-import { useColor, withState, type Run } from './runtime.js';
+import { useColor, withRuntime, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
 interface PlanOptions extends RepoOptions {
@@ -24,9 +22,9 @@ export function registerPlan(program: Command, run: Run): void {
     .option('--refresh', 'also check every live lease against AWS (read-only) and show drift')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const { model, warnings } = await readDesired(opts, run.io);
-      const plan = await withState(cmd, run, async (state) => {
-        const plan = await planAgainstState(state, model, warnings);
-        return opts.refresh ? refreshPlan(plan, { state, clients: createAwsClients({ state, env: run.io.env }), clock: systemClock }) : plan;
+      const plan = await withRuntime(cmd, run, async (rt) => {
+        const plan = await planAgainstState(rt.state, model, warnings);
+        return opts.refresh ? refreshPlan(plan, rt) : plan;
       });
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
       if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });

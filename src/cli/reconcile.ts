@@ -3,12 +3,9 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { parsePlanJson } from '../plan/index.js';
-import { createAwsClients } from '../aws/clients.js';
-import { systemClock } from '../clock.js';
 import { reconcile, type ReconcileResult } from '../reconcile/index.js';
-import { progressReporter, summaryLine } from '../reconcile/progress.js';
-import { makeEngine } from './engine.js';
-import { withLock, withState, type Run } from './runtime.js';
+import { progressReporter, summaryLine } from './progress.js';
+import { withLock, withRuntime, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
 interface ReconcileOptions extends RepoOptions {
@@ -27,11 +24,10 @@ export function registerReconcile(program: Command, run: Run): void {
       const { model, warnings } = await readDesired(opts, run.io);
       const progress = progressReporter({ write: (text) => run.io.stderr(text), isTTY: run.io.isTTY });
       const log = opts.format === 'text' ? progress.log : () => {};
-      const result = await withState(cmd, run, (state) =>
-        withLock(cmd, state, 'reconcile', async () => {
-          const sinks = { clients: createAwsClients({ state, env: run.io.env }), cwd: run.io.cwd, home: run.io.env.HOME };
+      const result = await withRuntime(cmd, run, (rt) =>
+        withLock(cmd, rt.state, 'reconcile', async () => {
           try {
-            return await reconcile({ state, engine: makeEngine(state, run.io, sinks.clients), sinks, clock: systemClock, log }, model, { saved, warnings, refresh: opts.refresh });
+            return await reconcile({ ...rt, log }, model, { saved, warnings, refresh: opts.refresh });
           } finally {
             progress.finish();
           }

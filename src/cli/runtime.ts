@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { AuditLog } from '../audit.js';
+import type { AwsClients } from '../aws/clients.js';
+import { systemClock, type Clock } from '../clock.js';
+import { parseDuration } from '../duration.js';
+import { Engine } from '../engine/index.js';
+import { awsClientsFor } from '../engine/root.js';
+import type { SinkContext } from '../sinks/index.js';
 import { openState, stateUrlFrom } from '../state/index.js';
 import type { LockOwner, StateStore } from '../state/store.js';
-import { parseDuration } from '../duration.js';
 
 /** What a command needs from the outside world; tests pass their own. */
 export interface Io {
@@ -54,6 +61,46 @@ export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStor
   } finally {
     await state.close();
   }
+}
+
+/**
+ * Everything a command acts with, wired once per run: the state, one set of
+ * AWS clients (lazily connected, shared by the engine and the sinks so that one
+ * run shares its connections and retry state), the engine, the sinks' context
+ * and the audit log.
+ */
+export interface Runtime {
+  state: StateStore;
+  clients: AwsClients;
+  engine: Engine;
+  sinks: SinkContext;
+  audit: AuditLog;
+  clock: Clock;
+  env: NodeJS.ProcessEnv;
+}
+
+export function runtimeFor(state: StateStore, io: Io): Runtime {
+  const clients = awsClientsFor(state, io.env);
+  const audit = new AuditLog(auditLogPath(io), systemClock, io.env);
+  return {
+    state,
+    clients,
+    engine: new Engine({ state, clients, clock: systemClock, audit }),
+    sinks: { clients, cwd: io.cwd, home: io.env.HOME },
+    audit,
+    clock: systemClock,
+    env: io.env,
+  };
+}
+
+/** withState, with the run's Runtime built on the state. */
+export async function withRuntime<T>(cmd: Command, run: Run, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  return withState(cmd, run, (state) => fn(runtimeFor(state, run.io)));
+}
+
+/** The audit log sits beside the default state unless CREDOPS_AUDIT_LOG names another file. */
+export function auditLogPath(io: Io): string {
+  return resolve(io.cwd, io.env.CREDOPS_AUDIT_LOG ?? '.credops/audit.log');
 }
 
 /**

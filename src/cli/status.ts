@@ -1,12 +1,11 @@
 import { Option, type Command } from 'commander';
-import { createAwsClients } from '../aws/clients.js';
 import { systemClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
-import type { Lease, SinkSpec } from '../model/types.js';
+import type { Lease } from '../model/types.js';
 import { roleFingerprint, scheduleSink, type NextAction } from '../reconcile/lifecycle.js';
-import { createSink, type SinkContext } from '../sinks/index.js';
+import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
-import { withState, type Run } from './runtime.js';
+import { withRuntime, type Run } from './runtime.js';
 
 interface StatusOptions {
   format: 'table' | 'json';
@@ -37,9 +36,7 @@ export function registerStatus(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: StatusOptions, cmd: Command) => {
       const now = systemClock.now();
-      const rows = await withState(cmd, run, (state) =>
-        sinkStatusRows(state, { clients: createAwsClients({ state, env: run.io.env }), cwd: run.io.cwd, home: run.io.env.HOME }, now),
-      );
+      const rows = await withRuntime(cmd, run, (rt) => sinkStatusRows(rt.state, rt.sinks, now));
       run.io.stdout(opts.format === 'json' ? `${JSON.stringify({ sinks: rows.map(rowJson) }, null, 2)}\n` : renderTable(rows, now));
     });
 }
@@ -54,7 +51,7 @@ export async function sinkStatusRows(state: StateStore, ctx: SinkContext, now: n
     const role = applied.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
     const schedule = scheduleSink({
       spec,
-      target: describe(spec, { ...ctx, mounts }) ?? status?.published?.target ?? '',
+      target: describeSink(spec, { ...ctx, mounts }) ?? status?.published?.target ?? '',
       status,
       leases: leases.filter((l) => l.sink === spec.name),
       role: role && roleFingerprint(role),
@@ -98,14 +95,6 @@ function base(name: string, status: SinkStatus | undefined, retiring: Lease[]) {
     lastSuccessAt: status?.lastSuccessAt,
     lastError: status?.lastError,
   };
-}
-
-function describe(spec: SinkSpec, ctx: SinkContext): string | undefined {
-  try {
-    return createSink(spec, ctx).describe();
-  } catch {
-    return undefined;
-  }
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

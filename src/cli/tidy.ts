@@ -1,11 +1,7 @@
 import { Option, type Command } from 'commander';
-import { AuditLog } from '../audit.js';
-import { createAwsClients } from '../aws/clients.js';
-import { systemClock } from '../clock.js';
-import { deleteOrphans, findOrphans, type DeleteOrphansResult, type OrphanUser } from '../reconcile/orphans.js';
-import { auditLogPath, makeEngine } from './engine.js';
+import { deleteOrphans, findOrphans, type DeleteOrphansResult, type OrphanUser } from '../engine/orphans.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './lease-format.js';
-import { withLock, withState, type Run } from './runtime.js';
+import { withLock, withRuntime, type Run } from './runtime.js';
 
 interface TidyOptions {
   orphans?: boolean;
@@ -31,19 +27,19 @@ export function registerTidy(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (opts: TidyOptions, cmd: Command) => {
       if (!opts.orphans) cmd.error('error: say what to tidy: --orphans (expired leases: credops lease tidy)');
-      await withState(cmd, run, async (state) => {
-        const clients = createAwsClients({ state, env: run.io.env });
+      await withRuntime(cmd, run, async (rt) => {
+        const { state, clients } = rt;
         if (!opts.delete) {
           run.io.stdout(formatOrphans(await findOrphans({ state, clients }, { mount: opts.mount }), opts.format));
           return;
         }
         await withLock(cmd, state, 'tidy --orphans --delete', async () => {
-          const recovered = await makeEngine(state, run.io).recover();
+          const recovered = await rt.engine.recover();
           if (recovered.pending || recovered.failed.length) {
             run.io.stderr(`Note: ${recovered.pending + recovered.failed.length} interrupted issuance(s) are still in the journal; their users are kept for the next run.\n`);
           }
           const orphans = await findOrphans({ state, clients }, { mount: opts.mount });
-          const result = await deleteOrphans({ state, clients, clock: systemClock, audit: new AuditLog(auditLogPath(run.io)) }, orphans);
+          const result = await deleteOrphans(rt, orphans);
           run.io.stdout(formatOrphans(orphans, opts.format, result));
           for (const f of result.failed) run.io.stderr(`Error: deleting ${f.userName}: ${f.error}\n`);
           if (result.failed.length) run.exitCode = 1;

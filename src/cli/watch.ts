@@ -1,17 +1,15 @@
 import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { createAwsClients } from '../aws/clients.js';
 import { systemClock } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import { reconcile } from '../reconcile/index.js';
 import { nextDeadline } from '../reconcile/lifecycle.js';
-import { startHealthServer, WatchHealth } from '../reconcile/health.js';
+import { startHealthServer, WatchHealth } from './health.js';
 import { jsonLogLine, watch, type LogEntry } from '../reconcile/watch.js';
-import { makeEngine } from './engine.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
-import { withLock, withState, type Run } from './runtime.js';
+import { withLock, withRuntime, type Run } from './runtime.js';
 
 interface WatchOptions extends RepoOptions {
   interval: string;
@@ -38,9 +36,8 @@ export function registerWatch(program: Command, run: Run): void {
       const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, systemClock.now()));
       const stop = stopOnSignals(run, log);
       try {
-        await withState(cmd, run, async (state) => {
-          const clients = createAwsClients({ state, env: run.io.env });
-          const sinks = { clients, cwd: run.io.cwd, home: run.io.env.HOME };
+        await withRuntime(cmd, run, async (rt) => {
+          const { state } = rt;
           let lastRefresh = -Infinity;
           const health = new WatchHealth({ startedAt: systemClock.now(), intervalMs: intervalSeconds * 1000 });
           const server =
@@ -68,7 +65,7 @@ export function registerWatch(program: Command, run: Run): void {
                   // is enough for repair, where every wake-up would multiply the read traffic.
                   const refresh = systemClock.now() - lastRefresh >= REFRESH_EVERY_MS;
                   const result = await reconcile(
-                    { state, engine: makeEngine(state, run.io, clients), sinks, clock: systemClock, log: reconcileLog },
+                    { ...rt, log: reconcileLog },
                     model,
                     { warnings, refresh },
                   );

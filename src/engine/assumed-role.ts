@@ -1,13 +1,9 @@
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import {
-  STS_ASSUME_ROLE_MAX_SECONDS,
-  STS_ASSUME_ROLE_MIN_SECONDS,
   STS_EXTERNAL_ID_MAX,
   STS_EXTERNAL_ID_MIN,
-  STS_POLICY_ARNS_MAX,
   STS_ROLE_SESSION_NAME_MAX,
   STS_ROLE_SESSION_NAME_MIN,
-  STS_SESSION_POLICY_MAX_CHARS,
   STS_SESSION_TAGS_MAX,
   STS_TAG_KEY_MAX,
   STS_TAG_VALUE_MAX,
@@ -15,7 +11,7 @@ import {
 import { UserError } from '../errors.js';
 import type { RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
-import { checkCount, checkDuration, checkLength, checkPolicySize, checkTags } from './checks.js';
+import { checkLength, checkTags, checkTypeLimits } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { mfaParams, sessionPolicy, stsIssued } from './sts-credential.js';
 import { locateRoleSession, revokeStsSession } from './sts-revoke.js';
@@ -30,14 +26,15 @@ import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 export const assumedRole: CredentialKind = {
   type: 'assumed_role',
   renewable: false,
+  defaultPath: 'sts',
+  verifyBeforeUse: false,
+  createsIamUsers: false,
 
   async issue(ctx) {
     const { role, mount, request } = ctx;
     const RoleArn = chooseRoleArn(role, request.roleArn);
     const ttl = stsTtl(request.ttl, role);
-    checkDuration(role, ttl, STS_ASSUME_ROLE_MIN_SECONDS, STS_ASSUME_ROLE_MAX_SECONDS, 'AssumeRole');
-    checkPolicySize(role, STS_SESSION_POLICY_MAX_CHARS, 'a session policy');
-    checkCount(role, 'policy_arns', role.policy_arns.length, STS_POLICY_ARNS_MAX, 'session policy ARNs');
+    checkTypeLimits(role, 'assumed_role', ttl);
     checkTags(role, 'session_tags', role.session_tags, { count: STS_SESSION_TAGS_MAX, keyMax: STS_TAG_KEY_MAX, valueMax: STS_TAG_VALUE_MAX });
     checkLength(role, 'external_id', role.external_id, STS_EXTERNAL_ID_MIN, STS_EXTERNAL_ID_MAX);
     const mfa = mfaParams(role, request);

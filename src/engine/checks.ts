@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
-import type { PolicyDocument, RoleSpec } from '../model/types.js';
+import type { CredentialType, PolicyDocument, RoleSpec } from '../model/types.js';
+import { rulesOf } from '../schema/credential-types.js';
 import { formatDuration } from '../duration.js';
 
 /**
@@ -51,4 +52,20 @@ export function checkDuration(role: RoleSpec, seconds: number, min: number, max:
       `ttl ${formatDuration(seconds)} (${seconds}s) is outside what ${call} accepts: ${formatDuration(min)} to ${formatDuration(max)}`,
     );
   }
+}
+
+/**
+ * The limits of the type's registry entry (src/schema/credential-types.ts),
+ * checked again at issue time: the role in the state may predate a check, and
+ * `ttl` is the request's. Validation reports the same limits with positions.
+ */
+export function checkTypeLimits(role: RoleSpec, type: CredentialType, ttl?: number): void {
+  const { sts, policy, policyArns, groupsMax } = rulesOf(type);
+  if (sts && ttl !== undefined) checkDuration(role, ttl, sts.minSeconds, sts.maxSeconds, sts.call);
+  if (policy) checkPolicySize(role, policy.maxChars, policy.as === 'inline' ? 'an IAM user inline policy' : `a ${sts?.call ?? 'session'} session policy`);
+  if (policyArns) {
+    const what = policyArns.as === 'attached' ? 'managed policies per IAM user' : 'session policy ARNs';
+    checkCount(role, 'policy_arns', role.policy_arns.length, policyArns.max, what);
+  }
+  if (groupsMax !== undefined) checkCount(role, 'iam_groups', role.iam_groups.length, groupsMax, 'groups per IAM user');
 }

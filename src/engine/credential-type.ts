@@ -1,6 +1,7 @@
 import type { AwsClients } from '../aws/clients.js';
 import type { Clock } from '../clock.js';
-import type { CredentialType, JournalEntry, Lease, MountConfig, RoleSpec } from '../model/types.js';
+import type { CredentialType, JournalEntry, Lease, MountConfig, PolicyDocument, RoleSpec } from '../model/types.js';
+import type { LeaseDrift, RestoreStep } from './drift.js';
 
 /**
  * One kind of AWS credential (Vault's credential_type): how it is issued, how
@@ -10,6 +11,24 @@ import type { CredentialType, JournalEntry, Lease, MountConfig, RoleSpec } from 
 export interface CredentialKind {
   readonly type: CredentialType;
   readonly renewable: boolean;
+  /**
+   * Where a role of this type is read when the caller names no path (a sink,
+   * credential_process): Vault's aws/creds/ROLE or aws/sts/ROLE.
+   */
+  readonly defaultPath: 'creds' | 'sts';
+  /**
+   * The credential is an IAM access key, which IAM may refuse for seconds after
+   * CreateAccessKey (eventual consistency): wait until AWS accepts it before
+   * handing it to a consumer that will use it at once.
+   */
+  readonly verifyBeforeUse: boolean;
+  /** Issuance creates IAM users (which `tidy --orphans` looks for under the role's user_path). */
+  readonly createsIamUsers: boolean;
+  /** Types that leave something in AWS that can drift: how to check a live lease, and how to put it back. */
+  readonly drift?: {
+    check(ctx: DriftContext): Promise<LeaseDrift | undefined>;
+    restore(ctx: DriftContext, steps: RestoreStep[]): Promise<void>;
+  };
   /** Creates the credential in AWS. The engine then stores the lease (completing the journal entry, if one was begun). */
   issue(ctx: IssueContext): Promise<Issued>;
   revoke(ctx: RevokeContext): Promise<RevokeResult>;
@@ -78,6 +97,16 @@ export interface RevokeResult {
   deniedBy?: string;
   /** When not invalidated: why not, in words for the CLI and the audit log. */
   reason?: string;
+}
+
+export interface DriftContext {
+  lease: Lease;
+  mount: MountConfig;
+  clients: AwsClients;
+  /** The lease's role in the applied state, if it still exists. */
+  role?: RoleSpec;
+  /** The inline policy the lease must have, when it is known (reconcile/drift.ts). */
+  expected?: PolicyDocument;
 }
 
 export interface RollbackContext {

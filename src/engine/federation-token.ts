@@ -1,14 +1,10 @@
 import { GetFederationTokenCommand } from '@aws-sdk/client-sts';
 import {
-  STS_FEDERATION_MAX_SECONDS,
-  STS_FEDERATION_MIN_SECONDS,
   STS_FEDERATION_NAME_MAX,
   STS_FEDERATION_NAME_MIN,
-  STS_POLICY_ARNS_MAX,
-  STS_SESSION_POLICY_MAX_CHARS,
 } from '../limits.js';
 import { awsCall } from './aws-errors.js';
-import { checkCount, checkDuration, checkPolicySize } from './checks.js';
+import { checkTypeLimits } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { sessionPolicy, stsIssued } from './sts-credential.js';
 import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
@@ -23,13 +19,14 @@ import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 export const federationToken: CredentialKind = {
   type: 'federation_token',
   renewable: false,
+  defaultPath: 'sts',
+  verifyBeforeUse: false,
+  createsIamUsers: false,
 
   async issue(ctx) {
     const { role, mount, request } = ctx;
     const ttl = stsTtl(request.ttl, role);
-    checkDuration(role, ttl, STS_FEDERATION_MIN_SECONDS, STS_FEDERATION_MAX_SECONDS, 'GetFederationToken');
-    checkPolicySize(role, STS_SESSION_POLICY_MAX_CHARS, 'a federation token policy');
-    checkCount(role, 'policy_arns', role.policy_arns.length, STS_POLICY_ARNS_MAX, 'session policy ARNs');
+    checkTypeLimits(role, 'federation_token', ttl);
     const Name = renderUsername(
       mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
       { role: role.name, mount: mount.name, now: ctx.clock.now() },

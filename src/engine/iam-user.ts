@@ -6,19 +6,17 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import {
-  IAM_GROUPS_PER_USER,
-  IAM_MANAGED_POLICIES_PER_USER,
   IAM_PATH_MAX,
   IAM_TAG_KEY_MAX,
   IAM_TAG_VALUE_MAX,
   IAM_TAGS_PER_RESOURCE,
-  IAM_USER_INLINE_POLICY_MAX_CHARS,
   IAM_USER_NAME_MAX,
 } from '../limits.js';
 import type { Lease, LeaseResources, RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
-import { checkCount, checkLength, checkPolicySize, checkTags, limitError } from './checks.js';
+import { checkLength, checkTags, checkTypeLimits, limitError } from './checks.js';
 import type { CredentialKind, IssueContext, Issued } from './credential-type.js';
+import { checkIamUserDrift, restoreIamUser } from './drift.js';
 import { deleteIamUserCompletely, revokeIamUser } from './revoke.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
@@ -37,6 +35,13 @@ export const CREDOPS_TAGS = { mount: 'credops:mount', role: 'credops:role', leas
 export const iamUser: CredentialKind = {
   type: 'iam_user',
   renewable: true,
+  defaultPath: 'creds',
+  verifyBeforeUse: true,
+  createsIamUsers: true,
+  drift: {
+    check: (c) => checkIamUserDrift(c.clients.iam(c.mount), c.lease, c.role, c.expected),
+    restore: (c, steps) => restoreIamUser(c.clients.iam(c.mount), c.lease, steps),
+  },
 
   async issue(ctx: IssueContext): Promise<Issued> {
     const { role, mount, clock, leaseId } = ctx;
@@ -137,9 +142,7 @@ function userTags(role: RoleSpec, leaseId: string): Record<string, string> {
 }
 
 function checkIamUserLimits(role: RoleSpec, tags: Record<string, string>): void {
-  checkPolicySize(role, IAM_USER_INLINE_POLICY_MAX_CHARS, 'an IAM user inline policy');
-  checkCount(role, 'policy_arns', role.policy_arns.length, IAM_MANAGED_POLICIES_PER_USER, 'managed policies per IAM user');
-  checkCount(role, 'iam_groups', role.iam_groups.length, IAM_GROUPS_PER_USER, 'groups per IAM user');
+  checkTypeLimits(role, 'iam_user');
   checkLength(role, 'user_path', role.user_path, 1, IAM_PATH_MAX);
   if (role.user_path !== undefined && !/^\/(.*\/)?$/.test(role.user_path)) {
     throw limitError(role, `user_path "${role.user_path}" must begin and end with "/"`);

@@ -19,6 +19,16 @@ export function credentialKind(type: string): CredentialKind | undefined {
 }
 
 /**
+ * The path a role is read at when the caller names none (a sink,
+ * credential_process): creds/ when any of its types is read there, so a legacy
+ * role holding iam_user and federation_token is read at creds/, like Vault's
+ * aws/creds/ROLE.
+ */
+export function defaultPathOf(role: RoleSpec): 'creds' | 'sts' {
+  return role.credential_types.some((t) => credentialKinds[t].defaultPath === 'creds') ? 'creds' : 'sts';
+}
+
+/**
  * Vault's rule (path_user.go) for which type a request uses: a role with one
  * type uses it on either path; a legacy role holding iam_user and
  * federation_token uses iam_user for creds and federation_token for sts.

@@ -6,8 +6,11 @@ import {
   ROOT_SETTING_KEY,
   writeStoredRootKeys,
   type RootKeys,
+  storedRootKeysReader,
   type StoredRootKeys,
-} from '../aws/root-credentials.js';
+} from '../state/root-keys.js';
+import { createAwsClients, type AwsClients } from '../aws/clients.js';
+import { rootCredentialsProvider } from '../aws/credentials.js';
 import { UserError } from '../errors.js';
 import type { MountConfig } from '../model/types.js';
 import type { StateStore } from '../state/store.js';
@@ -24,6 +27,16 @@ import { waitUntilAccepted } from './usable.js';
 export interface RootDeps extends EngineDeps {
   /** Where CREDOPS_STATE_KEY is read. */
   env: NodeJS.ProcessEnv;
+}
+
+/** Each mount's root identity: its keys stored in the state, else the SDK's default chain. */
+export function rootCredentials(state: StateStore, env: NodeJS.ProcessEnv) {
+  return (mount: string) => rootCredentialsProvider(storedRootKeysReader(state, mount, env), env);
+}
+
+/** The AWS clients of a run, acting as each mount's root identity. */
+export function awsClientsFor(state: StateStore, env: NodeJS.ProcessEnv): AwsClients {
+  return createAwsClients({ rootCredentials: rootCredentials(state, env), env });
 }
 
 /** Where a mount's identity comes from, for `credops config root` without --access-key. Never a secret. */

@@ -1,7 +1,6 @@
 import { GetSessionTokenCommand } from '@aws-sdk/client-sts';
-import { STS_SESSION_TOKEN_MAX_SECONDS, STS_SESSION_TOKEN_MIN_SECONDS } from '../limits.js';
 import { awsCall } from './aws-errors.js';
-import { checkDuration } from './checks.js';
+import { checkTypeLimits } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { mfaParams, stsIssued } from './sts-credential.js';
 import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
@@ -15,11 +14,14 @@ import { stsTtl } from './ttl.js';
 export const sessionToken: CredentialKind = {
   type: 'session_token',
   renewable: false,
+  defaultPath: 'sts',
+  verifyBeforeUse: false,
+  createsIamUsers: false,
 
   async issue(ctx) {
     const { role, mount, request } = ctx;
     const ttl = stsTtl(request.ttl, role);
-    checkDuration(role, ttl, STS_SESSION_TOKEN_MIN_SECONDS, STS_SESSION_TOKEN_MAX_SECONDS, 'GetSessionToken');
+    checkTypeLimits(role, 'session_token', ttl);
     const mfa = mfaParams(role, request);
     const out = await awsCall({ mount: mount.name, role: role.name, operation: 'GetSessionToken' }, () =>
       ctx.clients.sts(mount).send(new GetSessionTokenCommand({ DurationSeconds: ttl, ...mfa })),

@@ -1,10 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { Engine, IssuedCredential } from '../engine/index.js';
+import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { UserError } from '../errors.js';
 import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
 import { ROLE_FIELDS, ROLE_FIELDS_THAT_ROTATE, SINK_FIELDS, sinkFieldRotates } from '../plan/fields.js';
 import { canonicalJson } from '../plan/normalise.js';
-import { createSink, sinkTypes, type Sink, type SinkContext, type SinkFactory } from '../sinks/index.js';
+import { describeSink, sinkTypes, type Sink, type SinkContext, type SinkFactory } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
 
 /**
@@ -152,19 +153,11 @@ export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: S
   for (const spec of sinks) {
     const status = await state.getSinkStatus(spec.name);
     // Without a sink context the target cannot be computed; treat it as unchanged.
-    const target = ctx ? safeDescribe(spec, ctx) : status?.published?.target;
+    const target = ctx ? describeSink(spec, ctx) : status?.published?.target;
     const schedule = scheduleSink({ spec, target: target ?? '', status, leases: leases.filter((l) => l.sink === spec.name), now: 0 });
     consider(schedule.current ? schedule.next.at : 0);
   }
   return earliest;
-}
-
-function safeDescribe(spec: SinkSpec, ctx: SinkContext): string | undefined {
-  try {
-    return createSink(spec, ctx).describe();
-  } catch {
-    return undefined;
-  }
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -316,14 +309,12 @@ async function replace(a: ApplyArgs, report: SinkReport): Promise<void> {
   const { state, engine, clock } = deps;
   if (!a.role) throw new UserError(`sink "${spec.name}" (${spec.source}): role ${spec.mount}/roles/${spec.role} does not exist`);
 
-  // A legacy role holding iam_user and federation_token is read at creds/, like Vault's aws/creds/ROLE.
-  const path = a.role.credential_types.includes('iam_user') ? 'creds' : 'sts';
-  const cred = await engine.issue({ mount: spec.mount, role: spec.role, path, ttl: spec.ttl, roleArn: spec.role_arn, sink: spec.name });
+  const cred = await engine.issue({ mount: spec.mount, role: spec.role, path: defaultPathOf(a.role), ttl: spec.ttl, roleArn: spec.role_arn, sink: spec.name });
   const lease = cred.lease;
   try {
     // IAM is eventually consistent: a new key can be refused for seconds after
     // CreateAccessKey. A consumer must never be handed a key AWS still refuses.
-    if (lease.credentialType === 'iam_user' && spec.verify) await engine.waitUntilUsable(cred, spec.mount);
+    if (spec.verify && credentialKind(lease.credentialType)?.verifyBeforeUse) await engine.waitUntilUsable(cred, spec.mount);
     await a.sink.publish(published(cred));
   } catch (err) {
     report.revoked.push(...(await discard(deps, lease)));

@@ -1,8 +1,9 @@
 import picomatch from 'picomatch';
 import type { Diagnostic } from '../errors.js';
 import type { SinkFile } from '../model/schema-types.js';
-import type { RoleSpec } from '../model/types.js';
+import { CREDENTIAL_TYPES, type RoleSpec } from '../model/types.js';
 import { closest } from './ajv-errors.js';
+import { rulesOf, typesWhere } from './credential-types.js';
 import type { Finding } from './finding.js';
 import { roleNameProblem } from './role-name.js';
 
@@ -93,9 +94,10 @@ export function checkSinkTarget(sink: SinkFile, mounts: readonly string[], roles
   }
   const role = rolesOfMount.get(sink.role);
   if (!role) return [];
-  const assumes = role.credential_types.includes('assumed_role');
+  const assumes = typesWhere(role.credential_types, (r) => r.uses.includes('role_arns')).length > 0;
   if (sink.role_arn !== undefined) {
-    if (!assumes) return [{ pointer: '/role_arn', message: `role_arn is only used with assumed_role roles; role "${role.name}" is ${role.credential_types.join(',')}` }];
+    const assuming = CREDENTIAL_TYPES.filter((t) => rulesOf(t).uses.includes('role_arns'));
+    if (!assumes) return [{ pointer: '/role_arn', message: `role_arn is only used with ${assuming.join(', ')} roles; role "${role.name}" is ${role.credential_types.join(',')}` }];
     if (!role.role_arns.includes(sink.role_arn)) {
       return [{ pointer: '/role_arn', message: `is not one of the role_arns of role "${role.name}" (${role.role_arns.join(', ')})` }];
     }

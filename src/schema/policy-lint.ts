@@ -1,12 +1,6 @@
-import {
-  IAM_GROUPS_PER_USER,
-  IAM_MANAGED_POLICIES_PER_USER,
-  IAM_USER_INLINE_POLICY_MAX_CHARS,
-  STS_POLICY_ARNS_MAX,
-  STS_SESSION_POLICY_MAX_CHARS,
-} from '../limits.js';
 import type { PolicyDocument, RoleSpec } from '../model/types.js';
 import { closest } from './ajv-errors.js';
+import { rulesOf, typesWhere } from './credential-types.js';
 import type { Finding } from './finding.js';
 import { IAM_SERVICE_PREFIXES } from './iam-service-prefixes.js';
 
@@ -26,25 +20,30 @@ export function policySize(doc: PolicyDocument): number {
 export function lintRoleLimits(role: RoleSpec, policyPointer = '/policy_document'): Finding[] {
   const out: Finding[] = [];
   const types = role.credential_types;
-  const sts = types.filter((t) => t === 'assumed_role' || t === 'federation_token');
   const where = role.policy_file ? ` (${role.policy_file})` : '';
-  if (role.policy_document) {
-    const size = policySize(role.policy_document);
-    if (types.includes('iam_user') && size > IAM_USER_INLINE_POLICY_MAX_CHARS) {
-      out.push({ pointer: policyPointer, message: `policy document${where} is ${size} characters without whitespace; AWS accepts at most ${IAM_USER_INLINE_POLICY_MAX_CHARS} for an iam_user inline policy` });
+  const size = role.policy_document ? policySize(role.policy_document) : 0;
+  // Session policies and their ARNs go with every STS call of the role: one finding names them all.
+  const session = typesWhere(types, (r) => r.policy?.as === 'session');
+  const sessionMax = session.length ? rulesOf(session[0]!).policy!.maxChars : Infinity;
+  for (const type of types) {
+    const { policy, policyArns, groupsMax } = rulesOf(type);
+    if (policy?.as === 'inline' && size > policy.maxChars) {
+      out.push({ pointer: policyPointer, message: `policy document${where} is ${size} characters without whitespace; AWS accepts at most ${policy.maxChars} for an ${type} inline policy` });
     }
-    if (sts.length > 0 && size > STS_SESSION_POLICY_MAX_CHARS) {
-      out.push({ pointer: policyPointer, message: `policy document${where} is ${size} characters without whitespace; AWS accepts at most ${STS_SESSION_POLICY_MAX_CHARS} for an STS session policy (${sts.join(', ')})` });
+    if (policyArns?.as === 'attached' && role.policy_arns.length > policyArns.max) {
+      out.push({ pointer: '/policy_arns', message: `${role.policy_arns.length} policy_arns; AWS attaches at most ${policyArns.max} managed policies to an IAM user` });
+    }
+    if (groupsMax !== undefined && role.iam_groups.length > groupsMax) {
+      out.push({ pointer: '/iam_groups', message: `${role.iam_groups.length} iam_groups; an IAM user can be in at most ${groupsMax} groups` });
     }
   }
-  if (sts.length > 0 && role.policy_arns.length > STS_POLICY_ARNS_MAX) {
-    out.push({ pointer: '/policy_arns', message: `${role.policy_arns.length} policy_arns; AWS accepts at most ${STS_POLICY_ARNS_MAX} session policy ARNs for ${sts.join(', ')}` });
+  if (size > sessionMax) {
+    out.push({ pointer: policyPointer, message: `policy document${where} is ${size} characters without whitespace; AWS accepts at most ${sessionMax} for an STS session policy (${session.join(', ')})` });
   }
-  if (types.includes('iam_user') && role.policy_arns.length > IAM_MANAGED_POLICIES_PER_USER) {
-    out.push({ pointer: '/policy_arns', message: `${role.policy_arns.length} policy_arns; AWS attaches at most ${IAM_MANAGED_POLICIES_PER_USER} managed policies to an IAM user` });
-  }
-  if (types.includes('iam_user') && role.iam_groups.length > IAM_GROUPS_PER_USER) {
-    out.push({ pointer: '/iam_groups', message: `${role.iam_groups.length} iam_groups; an IAM user can be in at most ${IAM_GROUPS_PER_USER} groups` });
+  const sessionArns = typesWhere(types, (r) => r.policyArns?.as === 'session');
+  const arnsMax = sessionArns.length ? rulesOf(sessionArns[0]!).policyArns!.max : Infinity;
+  if (role.policy_arns.length > arnsMax) {
+    out.push({ pointer: '/policy_arns', message: `${role.policy_arns.length} policy_arns; AWS accepts at most ${arnsMax} session policy ARNs for ${sessionArns.join(', ')}` });
   }
   return out;
 }

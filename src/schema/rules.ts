@@ -1,10 +1,6 @@
-import {
-  STS_ASSUME_ROLE_MAX_SECONDS,
-  STS_ASSUME_ROLE_MIN_SECONDS,
-  STS_FEDERATION_MAX_SECONDS,
-  STS_SESSION_TOKEN_MAX_SECONDS,
-} from '../limits.js';
 import type { ConfigFile, RoleFile, SinkFile } from '../model/schema-types.js';
+import { CREDENTIAL_TYPES } from '../model/types.js';
+import { rulesOf, typesWhere, type CredentialTypeRules } from './credential-types.js';
 import type { Finding } from './finding.js';
 import { credentialTypesOf, durationSeconds, isVaultEmpty, legacyOf } from './vault-values.js';
 
@@ -17,8 +13,6 @@ export interface Rule<T> {
   name: string;
   check(doc: T): Finding[];
 }
-
-const STS_TYPES = ['assumed_role', 'federation_token', 'session_token'];
 
 export const ROLE_RULES: Rule<RoleFile>[] = [
   {
@@ -35,16 +29,18 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
     name: 'STS TTLs within what AWS accepts',
     check(role) {
       const types = credentialTypesOf(role);
-      if (!types.some((t) => STS_TYPES.includes(t))) return [];
-      // The tightest upper bound among the role's STS types: AssumeRole's 12 h
+      const sts = typesWhere(types, (r) => r.sts).map((t) => rulesOf(t).sts!);
+      if (!sts.length) return [];
+      // The tightest bounds among the role's STS types: AssumeRole's 12 h
       // unless the role only issues federation or session tokens (36 h).
-      const max = types.includes('assumed_role') ? STS_ASSUME_ROLE_MAX_SECONDS : Math.max(STS_FEDERATION_MAX_SECONDS, STS_SESSION_TOKEN_MAX_SECONDS);
+      const min = Math.max(...sts.map((r) => r.minSeconds));
+      const max = Math.min(...sts.map((r) => r.maxSeconds));
       const out: Finding[] = [];
       for (const field of ['default_sts_ttl', 'max_sts_ttl'] as const) {
         const s = durationSeconds(role[field]);
         if (s === undefined) continue;
-        if (s < STS_ASSUME_ROLE_MIN_SECONDS) {
-          out.push({ pointer: `/${field}`, severity: 'warning', message: `${s} s is below the ${STS_ASSUME_ROLE_MIN_SECONDS} s minimum of AWS STS; AWS will refuse credentials of this TTL` });
+        if (s < min) {
+          out.push({ pointer: `/${field}`, severity: 'warning', message: `${s} s is below the ${min} s minimum of AWS STS; AWS will refuse credentials of this TTL` });
         } else if (s > max) {
           out.push({ pointer: `/${field}`, severity: 'warning', message: `${s} s is above the ${max} s maximum of AWS STS for ${types.join(',')}; AWS will refuse credentials of this TTL` });
         }
@@ -57,14 +53,16 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
     check(role) {
       const types = credentialTypesOf(role);
       const out: Finding[] = [];
-      if (!isVaultEmpty(role.iam_tags) && !types.includes('iam_user')) {
-        out.push({ pointer: '/iam_tags', severity: 'warning', message: 'iam_tags only applies to iam_user roles; it has no effect here (use session_tags for assumed_role)' });
+      const usedBy = (field: CredentialTypeRules['uses'][number]) => CREDENTIAL_TYPES.filter((t) => rulesOf(t).uses.includes(field));
+      const unused = (field: CredentialTypeRules['uses'][number]) => types.length > 0 && !types.some((t) => rulesOf(t).uses.includes(field));
+      if (!isVaultEmpty(role.iam_tags) && unused('iam_tags')) {
+        out.push({ pointer: '/iam_tags', severity: 'warning', message: `iam_tags only applies to ${usedBy('iam_tags').join(', ')} roles; it has no effect here (use session_tags for ${usedBy('role_arns').join(', ')})` });
       }
-      if (!isVaultEmpty(role.iam_groups) && types.length > 0 && types.every((t) => t === 'session_token')) {
-        out.push({ pointer: '/iam_groups', severity: 'warning', message: 'iam_groups has no effect on session_token roles' });
+      if (!isVaultEmpty(role.iam_groups) && unused('iam_groups')) {
+        out.push({ pointer: '/iam_groups', severity: 'warning', message: `iam_groups has no effect on ${types.join(', ')} roles` });
       }
-      if (!isVaultEmpty(role.mfa_serial_number) && !types.includes('session_token')) {
-        out.push({ pointer: '/mfa_serial_number', severity: 'warning', message: 'mfa_serial_number only applies to session_token roles; it has no effect here' });
+      if (!isVaultEmpty(role.mfa_serial_number) && unused('mfa_serial_number')) {
+        out.push({ pointer: '/mfa_serial_number', severity: 'warning', message: `mfa_serial_number only applies to ${usedBy('mfa_serial_number').join(', ')} roles; it has no effect here` });
       }
       return out;
     },

@@ -1,6 +1,7 @@
 import { parseDuration } from '../duration.js';
 import { CREDENTIAL_TYPES, type CredentialType } from '../model/types.js';
 import type { RoleFile } from '../model/schema-types.js';
+import { LEGACY_TYPES } from './credential-types.js';
 
 /**
  * Vault's field encodings, read the way Vault's framework reads them. Only
@@ -60,8 +61,8 @@ export function legacyOf(raw: RoleFile): { field: 'policy' | 'arn'; value: strin
  */
 export function credentialTypesOf(raw: RoleFile): CredentialType[] {
   const legacy = legacyOf(raw);
-  if (legacy?.field === 'arn') return [/:role\//.test(legacy.value) ? 'assumed_role' : 'iam_user'];
-  if (legacy?.field === 'policy') return ['iam_user', 'federation_token'];
+  if (legacy?.field === 'arn') return [...(legacyArnField(legacy.value) === 'role_arns' ? LEGACY_TYPES.roleArn : LEGACY_TYPES.policyArn)];
+  if (legacy?.field === 'policy') return [...LEGACY_TYPES.policy];
   const types = commaList(raw.credential_type).filter((t): t is CredentialType => (CREDENTIAL_TYPES as readonly string[]).includes(t));
   return [...new Set(types)];
 }

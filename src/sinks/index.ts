@@ -17,3 +17,12 @@ export function createSink(spec: SinkSpec, ctx: SinkContext): Sink {
   if (!factory) throw new UserError(`sink "${spec.name}" (${spec.source}): unknown sink type "${spec.type}"; known: ${Object.keys(sinkTypes).join(', ')}`);
   return factory(spec, ctx);
 }
+
+/** The sink's target (describe()), or undefined when the spec cannot build a sink here (e.g. a ~ path without a home). */
+export function describeSink(spec: SinkSpec, ctx: SinkContext): string | undefined {
+  try {
+    return createSink(spec, ctx).describe();
+  } catch {
+    return undefined;
+  }
+}

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { REUSE_MARGIN_SECONDS } from '../../src/engine/credential-cache.js';
+import { REUSE_MARGIN_SECONDS } from '../../src/cli/credential-cache.js';
 import { localAwsEnv } from '../support/aws/index.js';
 import {
   applyRoles,

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AuditLog } from '../../src/audit.js';
-import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
+import type { AwsClients } from '../../src/aws/clients.js';
+import { awsClientsFor } from '../../src/engine/root.js';
 import type { Clock } from '../../src/clock.js';
 import { Engine, type IssuedCredential } from '../../src/engine/index.js';
 import type { MountConfig, RoleSpec } from '../../src/model/types.js';
@@ -99,7 +100,7 @@ export interface TestEngine {
 /** The engine as the CLI builds it, pointed at the local endpoint through the env, as in production. */
 export function engineFor(aws: LocalAws, t: TempState, opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): TestEngine {
   const env = { ...localAwsEnv(aws), ...opts.env };
-  const clients = createAwsClients({ state: t.state, env });
+  const clients = awsClientsFor(t.state, env);
   const audit = new AuditLog(t.auditPath, opts.clock);
   const engine = new Engine({ state: t.state, clients, clock: opts.clock ?? aws.clock, audit });
   return { engine, clients, audit };

@@ -47,8 +47,8 @@ describe('invariants', () => {
   });
 
   it('one writer: a second reconcile waits for the lock, then fails naming the holder; the holder finishes', async () => {
-    // Slow CreateUser down so that the first reconcile holds the lock long enough to be seen.
-    aws.faults.set({ latencyMs: 3000, actions: ['CreateUser'] });
+    // CreateUser waits until the second run has failed: the first holds the lock all that time.
+    const release = aws.faults.hold('CreateUser');
     const first = runCli(aws, t, ['reconcile', '--repo', repo]);
     const deadline = Date.now() + 20_000;
     let holder = await t.state.lockHolder();
@@ -62,8 +62,8 @@ describe('invariants', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`state is locked by reconcile (pid ${holder!.pid} on host`);
 
+    release();
     const done = await first;
-    aws.faults.clear();
     expect(done.code).toBe(0);
     expect(done.stderr).toContain('sink deploy: issue (new sink): issued aws/creds/deploy/');
     expect(aws.secrets.get('credops/deploy')?.value).toContain('AccessKeyId');

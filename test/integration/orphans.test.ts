@@ -10,7 +10,7 @@ import { CreateAccessKeyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/c
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
-import { usernamePattern, userPaths } from '../../src/reconcile/orphans.js';
+import { usernamePattern, userPaths } from '../../src/engine/orphans.js';
 import { localAwsClientConfig, localAwsEnv } from '../support/aws/index.js';
 import { callerIdentity, rejectionCode } from './helpers.js';
 import { deployRole, model, sinkWorld, type SinkWorld } from '../reconcile/harness.js';

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit.js';
-import { createAwsClients, TEST_CRASH_AFTER_CALL_ENV } from '../../src/aws/clients.js';
-import { readStoredRootKeys, rootCredentialsProvider } from '../../src/aws/root-credentials.js';
+import { TEST_CRASH_AFTER_CALL_ENV } from '../../src/aws/clients.js';
+import { awsClientsFor, rootCredentials } from '../../src/engine/root.js';
+import { readStoredRootKeys } from '../../src/state/root-keys.js';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
 import type { Clock } from '../../src/clock.js';
@@ -81,7 +82,7 @@ async function storedRoot() {
   const state = await openState(stateUrl);
   try {
     const stored = await readStoredRootKeys(state, 'aws');
-    const keys = stored ? await rootCredentialsProvider(state, 'aws', env)() : undefined;
+    const keys = stored ? await rootCredentials(state, env)('aws')() : undefined;
     return { stored, keys };
   } finally {
     await state.close();
@@ -234,7 +235,7 @@ describe('credops config rotate-root', () => {
     const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
     const state = await openState(stateUrl);
     try {
-      const deps = { state, clients: createAwsClients({ state, env }), clock, audit: new AuditLog(auditPath, clock), env };
+      const deps = { state, clients: awsClientsFor(state, env), clock, audit: new AuditLog(auditPath, clock), env };
       await expect(rotateRoot(deps, { mount: 'aws' })).rejects.toThrow(/did not accept the new key \w+ within 1m .*was deleted again; mount "aws" still uses/);
     } finally {
       await state.close();

@@ -1,6 +1,6 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsClients } from '../../src/aws/clients.js';
+import { awsClientsFor } from '../../src/engine/root.js';
 import { UserError } from '../../src/errors.js';
 import type { SinkSpec } from '../../src/model/types.js';
 import { createSink, type PublishedCredential, type SinkContext } from '../../src/sinks/index.js';
@@ -15,7 +15,7 @@ let ctx: SinkContext;
 beforeAll(async () => {
   aws = await startLocalAws();
   state = await openState('sqlite::memory:');
-  ctx = { clients: createAwsClients({ state, env: localAwsEnv(aws) }), cwd: '/', mounts: { aws: mount({ region: 'us-east-1' }) } };
+  ctx = { clients: awsClientsFor(state, localAwsEnv(aws)), cwd: '/', mounts: { aws: mount({ region: 'us-east-1' }) } };
 });
 afterAll(async () => {
   await aws.close();

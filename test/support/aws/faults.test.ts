@@ -80,6 +80,19 @@ describe('fault injection', () => {
     expect(aws.calls).toEqual([]);
   });
 
+  it('holds calls of an action unanswered until released', async () => {
+    const aws = await start();
+    const release = aws.faults.hold('GetCallerIdentity');
+    const sts = new STSClient(localAwsClientConfig(aws));
+    let answered = false;
+    const call = sts.send(new GetCallerIdentityCommand({})).then((out) => ((answered = true), out));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answered).toBe(false);
+    release();
+    expect((await call).Arn).toContain(':user/');
+    expect(answered).toBe(true);
+  });
+
   it('keeps a new access key unknown for a while, as IAM eventual consistency does', async () => {
     const aws = await start();
     aws.faults.set({ keyPropagationMs: 10_000 });

@@ -28,6 +28,11 @@ export interface FaultControls {
   set(f: FaultSettings): void;
   /** The next `times` (default 1) calls of `action` (`*` for any) fail with `code`. */
   failNext(action: string, code: string, times?: number): void;
+  /**
+   * Calls of `action` wait, unanswered, until the returned function is called
+   * (or clear()): a test that needs a call in flight gets one, however slow the machine.
+   */
+  hold(action: string): () => void;
   clear(): void;
 }
 
@@ -40,6 +45,7 @@ export class Faults implements FaultControls {
   private global: Knobs = {};
   private readonly perAction = new Map<string, Knobs>();
   private pending: { action: string; code: string; times: number }[] = [];
+  private readonly gates = new Map<string, { opened: Promise<void>; open: () => void }>();
   private readonly random: () => number;
 
   constructor(seed: number) {
@@ -64,7 +70,25 @@ export class Faults implements FaultControls {
     return this.global.keyPropagationMs ?? 0;
   }
 
+  hold(action: string): () => void {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const gate = { opened, open };
+    this.gates.set(action, gate);
+    return () => {
+      gate.open();
+      if (this.gates.get(action) === gate) this.gates.delete(action);
+    };
+  }
+
+  /** Resolves when no hold() gate stands before this call. */
+  async gate(service: string, action: string): Promise<void> {
+    for (const [pattern, gate] of this.gates) if (matches(pattern, service, action)) await gate.opened;
+  }
+
   clear(): void {
+    for (const gate of this.gates.values()) gate.open();
+    this.gates.clear();
     this.global = {};
     this.perAction.clear();
     this.pending = [];

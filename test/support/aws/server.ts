@@ -137,6 +137,7 @@ export class LocalAwsServer {
     const answer = async (): Promise<{ status: number; payload: unknown }> => {
       if (!service) throw new AwsError('UnknownService', `The local endpoint does not serve ${serviceName}`, 400);
       const caller = this.authenticate(req, body, parsed);
+      await this.faults.gate(serviceName, action);
       const fault = this.faults.decide(serviceName, action);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
       if (fault.error) throw fault.error;

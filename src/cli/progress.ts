@@ -1,4 +1,4 @@
-import type { ReconcileEvent, ReconcileResult } from './index.js';
+import type { ReconcileEvent, ReconcileResult } from '../reconcile/index.js';
 
 /**
  * Up to this many credentials issued or revoked in one step are listed one

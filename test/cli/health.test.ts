@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Lease } from '../../src/model/types.js';
-import { HEALTH_MIN_GRACE_MS, METRICS_CONTENT_TYPE, WatchHealth, startHealthServer, type HealthServer } from '../../src/reconcile/health.js';
+import { HEALTH_MIN_GRACE_MS, METRICS_CONTENT_TYPE, WatchHealth, startHealthServer, type HealthServer } from '../../src/cli/health.js';
 import type { IterationOutcome } from '../../src/reconcile/watch.js';
 
 const S = 1000;

@@ -4,7 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readStoredRootKeys, ROOT_SETTING_KEY, rootCredentialsProvider, writeStoredRootKeys } from '../../src/aws/root-credentials.js';
+import { rootCredentials } from '../../src/engine/root.js';
+import { readStoredRootKeys, ROOT_SETTING_KEY, writeStoredRootKeys } from '../../src/state/root-keys.js';
 import { UserError } from '../../src/errors.js';
 import { openState } from '../../src/state/index.js';
 import type { StateStore } from '../../src/state/store.js';
@@ -42,7 +43,7 @@ describe('root keys stored by `credops config root`', () => {
   it('come back from the provider exactly as stored, and the secret is nowhere in the state file', async () => {
     await writeStoredRootKeys(state, 'aws', KEYS, { CREDOPS_STATE_KEY: STATE_KEY }, NOW);
 
-    const identity = await rootCredentialsProvider(state, 'aws', { CREDOPS_STATE_KEY: STATE_KEY })();
+    const identity = await rootCredentials(state, { CREDOPS_STATE_KEY: STATE_KEY })('aws')();
     expect(identity).toMatchObject(KEYS);
 
     const raw = (await state.getSetting(ROOT_SETTING_KEY('aws')))!;
@@ -61,7 +62,7 @@ describe('root keys stored by `credops config root`', () => {
   it('refuse a wrong CREDOPS_STATE_KEY with a message that says so and leaks nothing', async () => {
     await writeStoredRootKeys(state, 'aws', KEYS, { CREDOPS_STATE_KEY: STATE_KEY }, NOW);
 
-    const err = await failure(rootCredentialsProvider(state, 'aws', { CREDOPS_STATE_KEY: OTHER_KEY })());
+    const err = await failure(rootCredentials(state, { CREDOPS_STATE_KEY: OTHER_KEY })('aws')());
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/mount "aws".*CREDOPS_STATE_KEY is not the key it was encrypted with/);
     expect(err.message).toContain('credops config root --mount aws');
@@ -71,7 +72,7 @@ describe('root keys stored by `credops config root`', () => {
   it('need CREDOPS_STATE_KEY: without it the provider says which variable is missing', async () => {
     await writeStoredRootKeys(state, 'aws', KEYS, { CREDOPS_STATE_KEY: STATE_KEY }, NOW);
 
-    const err = await failure(rootCredentialsProvider(state, 'aws', { AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY: 'x' })());
+    const err = await failure(rootCredentials(state, { AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY: 'x' })('aws')());
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/CREDOPS_STATE_KEY.*is not set/);
     await expect(writeStoredRootKeys(state, 'aws', KEYS, {}, NOW)).rejects.toThrow(/CREDOPS_STATE_KEY is not set/);
@@ -81,7 +82,7 @@ describe('root keys stored by `credops config root`', () => {
     await writeStoredRootKeys(state, 'aws', KEYS, { CREDOPS_STATE_KEY: STATE_KEY }, NOW);
     await state.setSetting(ROOT_SETTING_KEY('aws-west'), (await state.getSetting(ROOT_SETTING_KEY('aws')))!);
 
-    const err = await failure(rootCredentialsProvider(state, 'aws-west', { CREDOPS_STATE_KEY: STATE_KEY })());
+    const err = await failure(rootCredentials(state, { CREDOPS_STATE_KEY: STATE_KEY })('aws-west')());
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toContain('mount "aws-west"');
   });
@@ -92,8 +93,8 @@ describe('without stored keys: the AWS SDK default chain', () => {
     const env = { CREDOPS_STATE_KEY: STATE_KEY, AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' };
     await writeStoredRootKeys(state, 'aws', KEYS, env, NOW);
 
-    expect(await rootCredentialsProvider(state, 'aws', env)()).toMatchObject(KEYS);
-    expect(await rootCredentialsProvider(state, 'aws-west', env)()).toEqual({
+    expect(await rootCredentials(state, env)('aws')()).toMatchObject(KEYS);
+    expect(await rootCredentials(state, env)('aws-west')()).toEqual({
       accessKeyId: 'AKIAENVIRONMENT00001',
       secretAccessKey: 'env-secret',
       sessionToken: 'env-token',
@@ -105,7 +106,7 @@ describe('a long-lived SDK client signing with the root provider', () => {
   it('signs each request with the key the state holds now, so a rotation elsewhere takes effect at once', async () => {
     const aws = await startLocalAws();
     const env = { CREDOPS_STATE_KEY: STATE_KEY };
-    const iam = new IAMClient({ endpoint: aws.url, region: aws.region, credentials: rootCredentialsProvider(state, 'aws', env), maxAttempts: 1 });
+    const iam = new IAMClient({ endpoint: aws.url, region: aws.region, credentials: rootCredentials(state, env)('aws'), maxAttempts: 1 });
     try {
       aws.iam.createUser('second-identity');
       const second = aws.iam.createAccessKey('second-identity');

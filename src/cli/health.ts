@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Lease } from '../model/types.js';
-import type { IterationOutcome } from './watch.js';
+import type { IterationOutcome } from '../reconcile/watch.js';
 
 /**
  * What `credops watch --health-port` serves: /healthz for a liveness or

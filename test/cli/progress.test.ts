@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/model/types.js';
 import type { ReconcileEvent, ReconcileResult } from '../../src/reconcile/index.js';
 import type { SinkReport } from '../../src/reconcile/lifecycle.js';
-import { PROGRESS_THRESHOLD, progressReporter, summaryLine } from '../../src/reconcile/progress.js';
+import { PROGRESS_THRESHOLD, progressReporter, summaryLine } from '../../src/cli/progress.js';
 
 function capture(isTTY: boolean) {
   let text = '';

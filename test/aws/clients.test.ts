@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { createAwsClients, regionFor, retryModeFor } from '../../src/aws/clients.js';
-import { openState } from '../../src/state/index.js';
 
 const mount = { name: 'aws', lease: 1, lease_max: 1, roles: '' };
 
@@ -18,8 +17,7 @@ describe('AWS clients', () => {
   });
 
   it('builds one client per mount, with the endpoint and max_retries of the mount', async () => {
-    const state = await openState('sqlite::memory:');
-    const clients = createAwsClients({ state, env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' } });
+    const clients = createAwsClients({ env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' } });
     const custom = { ...mount, name: 'other', iam_endpoint: 'http://127.0.0.1:2', max_retries: 7, region: 'eu-west-1' };
 
     expect(clients.iam(mount)).toBe(clients.iam(mount));
@@ -31,6 +29,5 @@ describe('AWS clients', () => {
     expect(await clients.iam(mount).config.maxAttempts()).toBe(4);
     expect(await clients.iam(custom).config.region()).toBe('eu-west-1');
     expect(clients.sts(mount, { accessKeyId: 'AKIA', secretAccessKey: 's' })).not.toBe(clients.sts(mount));
-    await state.close();
   });
 });

@@ -1,14 +1,12 @@
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { UserError } from '../errors.js';
-import { decryptSecret, encryptSecret, stateKeyFromEnv } from '../state/crypto.js';
-import type { StateStore } from '../state/store.js';
+import { errorMessage, UserError } from '../errors.js';
+import { decryptSecret, encryptSecret, stateKeyFromEnv } from './crypto.js';
+import type { StateStore } from './store.js';
 
 /**
- * The root identity of a mount: the AWS identity credops acts as (Vault's
- * aws/config/root). Keys stored by `credops config root` when there are any,
- * else the AWS SDK's default chain (environment, web identity / CI OIDC, SSO,
- * shared config, container and instance profiles). Root keys never live in git.
+ * Root keys stored by `credops config root` (Vault's aws/config/root): the
+ * static keys of the AWS identity credops acts as, kept in the state with the
+ * secret encrypted. Without them a mount acts as the AWS SDK's default chain
+ * (src/aws/credentials.ts). Root keys never live in git.
  */
 
 export const ROOT_SETTING_KEY = (mount: string) => `root/${mount}`;
@@ -62,7 +60,7 @@ export function decryptStoredRootKeys(stored: StoredRootKeys, mount: string, env
     secretAccessKey = decryptSecret(stored.secret_access_key, key, ROOT_SETTING_KEY(mount));
   } catch (err) {
     throw new UserError(
-      `the root keys stored for mount "${mount}" (access key ${stored.access_key_id}) cannot be used: ${messageOf(err)}. ` +
+      `the root keys stored for mount "${mount}" (access key ${stored.access_key_id}) cannot be used: ${errorMessage(err)}. ` +
         `Set the CREDOPS_STATE_KEY they were stored with, or store them again with \`credops config root --mount ${mount} --access-key ID\``,
       { cause: err },
     );
@@ -71,49 +69,18 @@ export function decryptStoredRootKeys(stored: StoredRootKeys, mount: string, env
 }
 
 /**
- * The SDK credential provider for a mount's root identity. `env` is where the
- * environment link of the default chain and CREDOPS_STATE_KEY are read.
+ * Reads a mount's stored root keys on every call, decrypting only when the
+ * stored record changed: `config rotate-root` (in this process or in another
+ * one, such as a long-running `watch`) replaces the record, and each AWS request
+ * must be signed with the key the state holds at that moment.
  */
-export function rootCredentialsProvider(state: StateStore, mount: string, env: NodeJS.ProcessEnv = process.env): AwsCredentialIdentityProvider {
-  let chain: ReturnType<typeof fromNodeProviderChain> | undefined;
-  let decrypted: { raw: string; identity: AwsCredentialIdentity } | undefined;
-  return async (options) => {
+export function storedRootKeysReader(state: StateStore, mount: string, env: NodeJS.ProcessEnv): () => Promise<RootKeys | undefined> {
+  let decrypted: { raw: string; keys: RootKeys } | undefined;
+  return async () => {
     const raw = await state.getSetting(ROOT_SETTING_KEY(mount));
-    if (raw !== undefined) {
-      if (decrypted?.raw !== raw) {
-        const keys = decryptStoredRootKeys(parseStored(raw, mount), mount, env);
-        decrypted = { raw, identity: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey } };
-      }
-      // `config rotate-root` (in this process or in another one, such as a
-      // long-running `watch`) deletes the replaced key right after storing the
-      // new one. Static keys would be cached by the SDK for the client's life;
-      // an expiration of "now" makes it ask this provider before each request,
-      // so every request is signed with the key the state holds at that moment.
-      // One settings read per AWS call is cheap next to the call itself.
-      return { ...decrypted.identity, expiration: new Date() };
-    }
-    const fromEnv = environmentCredentials(env);
-    if (fromEnv) return fromEnv;
-    chain ??= fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {});
-    return chain(options);
-  };
-}
-
-/**
- * The first link of the default chain, read from `env` rather than
- * process.env so that a command run with its own environment (tests, the
- * programmatic API) gets the identity it was given. Same variables as the SDK's fromEnv.
- */
-function environmentCredentials(env: NodeJS.ProcessEnv): AwsCredentialIdentity | undefined {
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  const expiration = env.AWS_CREDENTIAL_EXPIRATION ? new Date(env.AWS_CREDENTIAL_EXPIRATION) : undefined;
-  return {
-    accessKeyId,
-    secretAccessKey,
-    ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-    ...(expiration && !Number.isNaN(expiration.getTime()) ? { expiration } : {}),
+    if (raw === undefined) return undefined;
+    if (decrypted?.raw !== raw) decrypted = { raw, keys: decryptStoredRootKeys(parseStored(raw, mount), mount, env) };
+    return decrypted.keys;
   };
 }
 
@@ -135,8 +102,4 @@ function parseStored(raw: string, mount: string): StoredRootKeys {
     ...(typeof v.user_name === 'string' ? { user_name: v.user_name } : {}),
     stored_at: typeof v.stored_at === 'string' ? v.stored_at : '',
   };
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,14 +2,15 @@ import { paginateListUsers, paginateListUserTags, type IAMClient } from '@aws-sd
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
-import { readStoredRootKeys } from '../aws/root-credentials.js';
+import { readStoredRootKeys } from '../state/root-keys.js';
 import type { Clock } from '../clock.js';
-import { awsCall, isNoSuchEntity } from '../engine/aws-errors.js';
-import { CREDOPS_TAGS } from '../engine/iam-user.js';
-import { mountConfig, REVOKE_CONCURRENCY } from '../engine/index.js';
-import { forEachBounded } from '../engine/pool.js';
-import { deleteIamUserCompletely } from '../engine/revoke.js';
-import { DEFAULT_USERNAME_TEMPLATE } from '../engine/username.js';
+import { awsCall, isNoSuchEntity } from './aws-errors.js';
+import { CREDOPS_TAGS } from './iam-user.js';
+import { mountConfig, REVOKE_CONCURRENCY } from './index.js';
+import { forEachBounded } from './pool.js';
+import { credentialKinds } from './registry.js';
+import { deleteIamUserCompletely } from './revoke.js';
+import { DEFAULT_USERNAME_TEMPLATE } from './username.js';
 import type { AppliedSnapshot, MountConfig } from '../model/types.js';
 import { compareStrings } from '../plan/normalise.js';
 import type { StateStore } from '../state/store.js';
@@ -181,9 +182,9 @@ function mountNames(applied: AppliedSnapshot): string[] {
   return names.length ? names : [DEFAULT_MOUNT];
 }
 
-/** The mount's iam_user roles' user_path values (default "/"), without those another one already covers. */
+/** The user_path values of the mount's roles that create IAM users (default "/"), without those another one already covers. */
 export function userPaths(applied: AppliedSnapshot, mount: string): string[] {
-  const roles = applied.roles.filter((r) => r.mount === mount && r.credential_types.includes('iam_user'));
+  const roles = applied.roles.filter((r) => r.mount === mount && r.credential_types.some((t) => credentialKinds[t].createsIamUsers));
   const paths = [...new Set(roles.map((r) => r.user_path ?? '/'))].sort();
   if (!paths.length) return ['/'];
   return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q)));
