@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Lease } from '../model/types.js';
+import { writeFileAtomic } from '../sinks/atomic-file.js';
 import { decryptSecret, encryptSecret } from '../state/crypto.js';
 
 /**
@@ -27,8 +28,6 @@ export const CACHE_DIR_ENV = 'CREDOPS_CACHE_DIR';
  */
 export const REUSE_MARGIN_SECONDS = 15 * 60;
 
-const FILE_MODE = 0o600;
-const DIR_MODE = 0o700;
 const FORMAT_VERSION = 1;
 
 export interface CachedCredential {
@@ -104,24 +103,10 @@ export class CredentialCache {
 
   /** Writes atomically (temp file, fsync, rename), mode 0600, so that a concurrent reader sees the old entry or the new one. */
   async write(name: string, credential: CachedCredential): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
     const file: CacheFile = this.key
       ? { version: FORMAT_VERSION, encrypted: encryptSecret(JSON.stringify(credential), this.key, context(name)) }
       : { version: FORMAT_VERSION, credential };
-    const tmp = join(this.dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      const handle = await open(tmp, 'wx', FILE_MODE);
-      try {
-        await handle.writeFile(`${JSON.stringify(file)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, join(this.dir, name));
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await writeFileAtomic(join(this.dir, name), `${JSON.stringify(file)}\n`);
   }
 
   async remove(name: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Lease } from '../model/types.js';
 import type { IterationOutcome } from '../reconcile/watch.js';
 
@@ -42,9 +43,25 @@ export class WatchHealth {
   private lastError: string | undefined;
   private commit: string | undefined;
   private failures = 0;
-  private errorsTotal = 0;
-  private reconcileSeconds = 0;
-  private reconcileCount = 0;
+  /** This watch's own metrics; each WatchHealth has its registry (never prom-client's global one). */
+  private readonly registry = new Registry();
+  private readonly errors = new Counter({
+    name: 'credops_reconcile_errors_total',
+    help: 'Watch iterations that failed: repo unreadable or invalid, reconcile, sink or revocation failed.',
+    registers: [this.registry],
+  });
+  private readonly durations = new Histogram({
+    name: 'credops_reconcile_duration_seconds',
+    help: 'Duration of the reconciles run by watch.',
+    // From a no-change pass (well under a second) to a bulk issuance against a slow IAM.
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  private readonly lastSuccess = new Gauge({
+    name: 'credops_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful watch iteration; 0 before the first.',
+    registers: [this.registry],
+  });
 
   constructor(private readonly opts: { startedAt: number; intervalMs: number; graceMs?: number }) {}
 
@@ -55,10 +72,7 @@ export class WatchHealth {
   record(o: IterationOutcome): void {
     this.lastFinishedAt = o.finishedAt;
     if (o.commit !== undefined) this.commit = o.commit;
-    if (o.reconcileMs !== undefined) {
-      this.reconcileSeconds += o.reconcileMs / 1000;
-      this.reconcileCount++;
-    }
+    if (o.reconcileMs !== undefined) this.durations.observe(o.reconcileMs / 1000);
     if (o.ok) {
       this.lastSuccessAt = o.finishedAt;
       this.lastError = undefined;
@@ -66,7 +80,7 @@ export class WatchHealth {
     } else {
       this.lastError = o.error;
       this.failures++;
-      this.errorsTotal++;
+      this.errors.inc();
     }
   }
 
@@ -98,38 +112,32 @@ export class WatchHealth {
     };
   }
 
-  /** Prometheus text exposition format 0.0.4. `leases` undefined: the state could not be read; those metrics are left out. */
-  metrics(now: number, leases: Lease[] | undefined): string {
-    const out: string[] = [];
-    const metric = (name: string, type: string, help: string, samples: [labels: string, value: number][]) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, value] of samples) out.push(`${name}${labels} ${formatNumber(value)}`);
-    };
-    if (leases) {
-      const active = leases.filter((l) => isActive(l, now));
-      metric('credops_leases', 'gauge', 'Leases in the state: active, or revoke_pending (replaced and in their grace, or expired, until revoked).', [
-        ['{state="active"}', active.length],
-        ['{state="revoke_pending"}', leases.length - active.length],
-      ]);
-      if (active.length) {
-        const next = Math.min(...active.map((l) => l.expiresAt));
-        metric('credops_seconds_to_next_expiry', 'gauge', 'Seconds until the earliest active lease expires; absent when there is none.', [
-          ['', Math.max(0, (next - now) / 1000)],
-        ]);
-      }
-    } else {
-      out.push('# credops_leases and credops_seconds_to_next_expiry are missing: the state could not be read');
+  /**
+   * Prometheus text exposition (prom-client). `leases` undefined: the state
+   * could not be read; the lease metrics are left out, the process's own served.
+   */
+  async metrics(now: number, leases: Lease[] | undefined): Promise<string> {
+    this.lastSuccess.set(this.lastSuccessAt === undefined ? 0 : this.lastSuccessAt / 1000);
+    if (!leases) return this.registry.metrics();
+    // Lease metrics describe the state as it is at this scrape (other credops runs included):
+    // built afresh each time, so a metric with no value (no active lease) is absent, not stale.
+    const scrape = new Registry();
+    const active = leases.filter((l) => isActive(l, now));
+    const count = new Gauge({
+      name: 'credops_leases',
+      help: 'Leases in the state: active, or revoke_pending (replaced and in their grace, or expired, until revoked).',
+      labelNames: ['state'],
+      registers: [scrape],
+    });
+    count.set({ state: 'active' }, active.length);
+    count.set({ state: 'revoke_pending' }, leases.length - active.length);
+    if (active.length) {
+      const next = Math.min(...active.map((l) => l.expiresAt));
+      new Gauge({ name: 'credops_seconds_to_next_expiry', help: 'Seconds until the earliest active lease expires; absent when there is none.', registers: [scrape] }).set(
+        Math.max(0, (next - now) / 1000),
+      );
     }
-    metric('credops_reconcile_errors_total', 'counter', 'Watch iterations that failed: repo unreadable or invalid, reconcile, sink or revocation failed.', [
-      ['', this.errorsTotal],
-    ]);
-    metric('credops_reconcile_duration_seconds', 'summary', 'Duration of the reconciles run by watch.', []);
-    out.push(`credops_reconcile_duration_seconds_sum ${formatNumber(this.reconcileSeconds)}`);
-    out.push(`credops_reconcile_duration_seconds_count ${this.reconcileCount}`);
-    metric('credops_last_success_timestamp_seconds', 'gauge', 'Unix time of the last successful watch iteration; 0 before the first.', [
-      ['', this.lastSuccessAt === undefined ? 0 : this.lastSuccessAt / 1000],
-    ]);
-    return `${out.join('\n')}\n`;
+    return Registry.merge([scrape, this.registry]).metrics();
   }
 }
 
@@ -137,11 +145,7 @@ function isActive(lease: Lease, now: number): boolean {
   return lease.revokeAt === undefined && lease.expiresAt > now;
 }
 
-function formatNumber(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(3);
-}
-
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 export interface HealthServer {
   port: number;
@@ -171,7 +175,8 @@ export async function startHealthServer(opts: {
     if (path === '/metrics') {
       const leases = await opts.leases().catch(() => undefined);
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
-      res.end(req.method === 'HEAD' ? undefined : opts.health.metrics(opts.now(), leases));
+      const text = await opts.health.metrics(opts.now(), leases);
+      res.end(req.method === 'HEAD' ? undefined : text);
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');

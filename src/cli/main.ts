@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { formatDiagnostic, UserError, ValidationError } from '../errors.js';
+import { errorMessage, formatDiagnostic, UserError, ValidationError } from '../errors.js';
 import { commands } from './commands.js';
 import { processIo, type Io, type Run } from './runtime.js';
 
@@ -45,7 +45,7 @@ function reportError(err: unknown, io: Io, debug: boolean): number {
     io.stderr(`Error: ${err.message}\n`);
     return 1;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   io.stderr(`Error: internal error: ${message}\n`);
   if (debug && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
   else io.stderr('This is a bug in credops; run again with --debug for the stack trace.\n');

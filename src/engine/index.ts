@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
 import type { Clock } from '../clock.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { AppliedSnapshot, Lease, MountConfig } from '../model/types.js';
 import type { LeaseFilter, StateStore } from '../state/store.js';
 import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
@@ -122,7 +122,7 @@ export class Engine {
       });
       return credential;
     } catch (err) {
-      audit.record({ operation: 'issue', outcome: 'error', ...base, error: messageOf(err) });
+      audit.record({ operation: 'issue', outcome: 'error', ...base, error: errorMessage(err) });
       throw err;
     }
   }
@@ -158,7 +158,7 @@ export class Engine {
       });
       return renewed;
     } catch (err) {
-      audit.record({ operation: 'renew', outcome: 'error', mount: lease.mount, role: lease.role, lease_id: leaseId, error: messageOf(err) });
+      audit.record({ operation: 'renew', outcome: 'error', mount: lease.mount, role: lease.role, lease_id: leaseId, error: errorMessage(err) });
       throw err;
     }
   }
@@ -223,7 +223,7 @@ export class Engine {
         result.revoked.push(lease.leaseId);
         if (!outcome.invalidated) result.stillValid.push(lease.leaseId);
       } catch (err) {
-        result.failed.push({ leaseId: lease.leaseId, error: messageOf(err) });
+        result.failed.push({ leaseId: lease.leaseId, error: errorMessage(err) });
       }
       opts.onProgress?.(++done, leases.length, lease.leaseId);
     });
@@ -268,7 +268,7 @@ export class Engine {
         ...(reason !== undefined ? { reason } : {}),
       };
     } catch (err) {
-      audit.record({ operation: 'revoke', outcome: 'error', ...base, error: messageOf(err) });
+      audit.record({ operation: 'revoke', outcome: 'error', ...base, error: errorMessage(err) });
       throw err;
     }
   }
@@ -296,6 +296,3 @@ function userNameOf(data: Record<string, unknown>): { user_name?: string } {
   return typeof data.userName === 'string' ? { user_name: data.userName } : {};
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

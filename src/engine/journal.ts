@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import type { AwsClients } from '../aws/clients.js';
 import type { Clock } from '../clock.js';
@@ -82,7 +83,7 @@ export async function recoverJournal(deps: RecoverDeps): Promise<RecoverResult> 
       result.rolledBack++;
       await deps.onRolledBack?.(entry, outcome);
     } catch (err) {
-      result.failed.push({ id: entry.id, leaseId: entry.leaseId, error: err instanceof Error ? err.message : String(err) });
+      result.failed.push({ id: entry.id, leaseId: entry.leaseId, error: errorMessage(err) });
     }
   }
   return result;

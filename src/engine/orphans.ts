@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js';
 import { paginateListUsers, paginateListUserTags, type IAMClient } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AuditLog } from '../audit.js';
@@ -125,7 +126,7 @@ export async function deleteOrphans(
       (outcome === 'deleted' ? result.deleted : result.absent).push(orphan.userName);
       audit?.record({ operation: 'revoke', outcome: 'ok', ...base, details: { orphan: true, user_name: orphan.userName, found_in_aws: outcome === 'deleted' } });
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorMessage(err);
       result.failed.push({ userName: orphan.userName, error });
       audit?.record({ operation: 'revoke', outcome: 'error', ...base, error, details: { orphan: true, user_name: orphan.userName } });
     }

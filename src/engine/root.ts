@@ -11,7 +11,7 @@ import {
 } from '../state/root-keys.js';
 import { createAwsClients, type AwsClients } from '../aws/clients.js';
 import { rootCredentialsProvider } from '../aws/credentials.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { MountConfig } from '../model/types.js';
 import type { StateStore } from '../state/store.js';
 import { awsCall, isAwsError, isNoSuchEntity } from './aws-errors.js';
@@ -88,7 +88,7 @@ export async function configureRoot(
     deps.audit.record({ operation: 'config-root', outcome: 'ok', mount, details: { access_key_id: accessKeyId } });
     return stored;
   } catch (err) {
-    deps.audit.record({ operation: 'config-root', outcome: 'error', mount, error: messageOf(err) });
+    deps.audit.record({ operation: 'config-root', outcome: 'error', mount, error: errorMessage(err) });
     throw err;
   }
 }
@@ -141,7 +141,7 @@ export async function rotateRoot(deps: RootDeps, opts: { mount: string }): Promi
     });
     return r;
   } catch (err) {
-    deps.audit.record({ operation: 'rotate-root', outcome: 'error', mount, error: messageOf(err) });
+    deps.audit.record({ operation: 'rotate-root', outcome: 'error', mount, error: errorMessage(err) });
     throw err;
   }
 }
@@ -176,7 +176,7 @@ async function rotate(deps: RootDeps, mount: string): Promise<RotateRootResult> 
     // A refusal (4xx) created nothing. After a 5xx or a lost connection the key
     // may exist all the same: the marker stays so that the next run deletes it.
     if (!refusedByAws(err)) {
-      throw new UserError(`${messageOf(err)}. If AWS created a key all the same, the next rotate-root deletes it`, { cause: err });
+      throw new UserError(`${errorMessage(err)}. If AWS created a key all the same, the next rotate-root deletes it`, { cause: err });
     }
     await state.deleteSetting(ROTATION_SETTING_KEY(mount));
     if (isAwsError(err, 'LimitExceeded')) throw await tooManyKeys(iam, mount, userName, old.accessKeyId, err);
@@ -242,14 +242,14 @@ async function undo(
   cause: unknown,
   what: string,
 ): Promise<UserError> {
-  const why = `${what}: ${messageOf(cause)}`;
+  const why = `${what}: ${errorMessage(cause)}`;
   try {
     await deps.state.setSetting(ROOT_SETTING_KEY(mount), JSON.stringify(previous));
     await awsCall(op(mount, 'DeleteAccessKey'), () => iam.send(new DeleteAccessKeyCommand({ UserName: created.userName, AccessKeyId: created.accessKeyId })));
   } catch (undoErr) {
     // The marker stays: the next rotate-root deletes the new key before anything else.
     return new UserError(
-      `rotate-root failed, ${why}. The new key ${created.accessKeyId} could not be deleted again (${messageOf(undoErr)}); ` +
+      `rotate-root failed, ${why}. The new key ${created.accessKeyId} could not be deleted again (${errorMessage(undoErr)}); ` +
         `the next \`credops config rotate-root --mount ${mount}\` deletes it, or delete it yourself: ` +
         `aws iam delete-access-key --user-name ${created.userName} --access-key-id ${created.accessKeyId}`,
       { cause },
@@ -335,6 +335,3 @@ function refusedByAws(err: unknown): boolean {
   return (sdkError as { $fault?: string } | undefined)?.$fault === 'client';
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -11,7 +11,7 @@ import {
   type IAMClient,
 } from '@aws-sdk/client-iam';
 import { IAM_ROLE_INLINE_POLICIES_MAX_CHARS, IAM_USER_INLINE_POLICY_MAX_CHARS } from '../limits.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { Lease } from '../model/types.js';
 import { awsCall, isAwsError, isNoSuchEntity } from './aws-errors.js';
 import type { RevokeContext, RevokeResult } from './credential-type.js';
@@ -293,15 +293,15 @@ export async function revokeStsSession(ctx: RevokeContext, locate: SessionLocato
   try {
     found = await locate(ctx, iam);
   } catch (err) {
-    if (isRefused(err)) return notInvalidated(`AWS refused: ${messageOf(err)}`);
-    if (isNoSuchEntity(err)) return notInvalidated(`the session's role or user is not in the account of the mount's root identity: ${messageOf(err)}`);
+    if (isRefused(err)) return notInvalidated(`AWS refused: ${errorMessage(err)}`);
+    if (isNoSuchEntity(err)) return notInvalidated(`the session's role or user is not in the account of the mount's root identity: ${errorMessage(err)}`);
     throw err;
   }
   if ('unknown' in found) return notInvalidated(found.unknown);
   try {
     await updateDenyList(iam, found.principal, found.deny, context);
   } catch (err) {
-    if (isRefused(err) || isNoSuchEntity(err)) return notInvalidated(`credops could not update ${describe(found.principal)}: ${messageOf(err)}`);
+    if (isRefused(err) || isNoSuchEntity(err)) return notInvalidated(`credops could not update ${describe(found.principal)}: ${errorMessage(err)}`);
     // A full list must not block revocation (a revoke --prefix over many leases
     // would stall): the lease goes, as in Vault, and the result says why the
     // credential still works until it expires.
@@ -347,6 +347,3 @@ export function recordedTooLittle(lease: Lease): string {
   return `the lease ${lease.leaseId} was issued by a credops that did not record the session's identity`;
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -3,7 +3,7 @@ import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
 import { makePlan, planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
 import type { Engine } from '../engine/index.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { SinkContext } from '../sinks/index.js';
 import { reconcileSinks, type SinkEvent, type SinkReport } from './lifecycle.js';
@@ -119,7 +119,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
       revoked.push(lease.leaseId);
       log({ kind: 'revoke', leaseId: lease.leaseId, reason: 'role removed', done, total: orphaned.length });
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorMessage(err);
       failed.push({ leaseId: lease.leaseId, error });
       log({ kind: 'revoke', leaseId: lease.leaseId, reason: 'role removed', done, total: orphaned.length, error });
     }

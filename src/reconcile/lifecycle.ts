@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Engine, IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
 import { ROLE_FIELDS, ROLE_FIELDS_THAT_ROTATE, SINK_FIELDS, sinkFieldRotates } from '../plan/fields.js';
 import { canonicalJson } from '../plan/normalise.js';
@@ -160,7 +160,6 @@ export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: S
   return earliest;
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * Brings every sink to its desired state, one sink at a time and each on its
@@ -200,7 +199,7 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
       sink = make(spec);
       target = sink.describe();
     } catch (err) {
-      reports.push(await recordFailure(state, spec.name, status, now, { sink: spec.name, outcome: 'failed', retired: [], revoked: [], error: message(err) }));
+      reports.push(await recordFailure(state, spec.name, status, now, { sink: spec.name, outcome: 'failed', retired: [], revoked: [], error: errorMessage(err) }));
       continue;
     }
     const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
@@ -236,7 +235,7 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
     done++;
     const event = { kind: 'sink' as const, sink: job.name, work: job.work, reason: job.reason, done, total: jobs.length };
     log({ ...event, phase: 'start' });
-    const report = await job.run().catch((err: unknown): SinkReport => ({ sink: job.name, outcome: 'failed', retired: [], revoked: [], error: message(err) }));
+    const report = await job.run().catch((err: unknown): SinkReport => ({ sink: job.name, outcome: 'failed', retired: [], revoked: [], error: errorMessage(err) }));
     reports[reports.indexOf(job)] = report;
     log({ ...event, phase: 'done', report });
   }
@@ -275,7 +274,7 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
         // Replace, not just report: consumers would drop the key at the old published expiry, long before the next renewal window: a gap.
         const refreshError = await a.sink.refresh({ leaseId: renewed.leaseId, expiration: new Date(renewed.expiresAt) }).then(
           () => undefined,
-          (err: unknown) => message(err),
+          (err: unknown) => errorMessage(err),
         );
         if (refreshError === undefined) {
           report.outcome = 'renewed';
@@ -297,7 +296,7 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
     });
   } catch (err) {
     report.outcome = 'failed';
-    report.error = message(err);
+    report.error = errorMessage(err);
     await recordFailure(state, spec.name, await state.getSinkStatus(spec.name), startedAt, report);
   }
   return report;
@@ -353,7 +352,7 @@ async function replace(a: ApplyArgs, report: SinkReport): Promise<void> {
     try {
       await a.make(previous.spec).remove();
     } catch (err) {
-      report.error = `published to ${a.target}, but removing the old ${previous.target} failed: ${message(err)}`;
+      report.error = `published to ${a.target}, but removing the old ${previous.target} failed: ${errorMessage(err)}`;
     }
   }
 }
@@ -403,7 +402,7 @@ async function removeSink(
       report.target = sink.describe();
       if (spec.deletion_policy === 'delete') await sink.remove();
     } catch (err) {
-      errors.push(message(err));
+      errors.push(errorMessage(err));
     }
   }
   // Revoked whatever happened to the target: the repo no longer grants this access.
@@ -412,7 +411,7 @@ async function removeSink(
       await engine.revoke(lease.leaseId);
       report.revoked.push(lease.leaseId);
     } catch (err) {
-      errors.push(`revoke ${lease.leaseId}: ${message(err)}`);
+      errors.push(`revoke ${lease.leaseId}: ${errorMessage(err)}`);
     }
   }
   if (errors.length) {

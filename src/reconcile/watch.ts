@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { formatDiagnostic, ValidationError, type Diagnostic } from '../errors.js';
+import { errorMessage, formatDiagnostic, ValidationError, type Diagnostic } from '../errors.js';
 import type { AppliedSnapshot, DesiredModel } from '../model/types.js';
 import { canonicalJson } from '../plan/normalise.js';
 import type { ReconcileEvent, ReconcileResult } from './index.js';
@@ -89,7 +89,7 @@ export async function watch(deps: WatchDeps): Promise<void> {
           readCommit = model.commit;
         }
       } catch (err) {
-        readError = messageOf(err);
+        readError = errorMessage(err);
         log({ level: 'error', event: 'repo.failed', error: readError, ...diagnosticsOf(err) });
         // A bad commit must not stop rotation: keep what the state applied alive until a good one comes.
         model = desiredFromApplied(await deps.applied());
@@ -97,7 +97,7 @@ export async function watch(deps: WatchDeps): Promise<void> {
       }
       outcome = await step(model, warnings, readError);
     } catch (err) {
-      outcome = { startedAt, finishedAt: deps.now(), ok: false, error: messageOf(err) };
+      outcome = { startedAt, finishedAt: deps.now(), ok: false, error: errorMessage(err) };
       log({ level: 'error', event: 'watch.iteration_failed', error: outcome.error });
     }
     failures = outcome.ok ? 0 : failures + 1;
@@ -132,7 +132,7 @@ export async function watch(deps: WatchDeps): Promise<void> {
       });
     } catch (err) {
       const finishedAt = deps.now();
-      const error = messageOf(err);
+      const error = errorMessage(err);
       log({ level: 'error', event: 'reconcile.failed', commit: model.commit, error, duration_seconds: (finishedAt - startedAt) / 1000, ...diagnosticsOf(err) });
       return { startedAt, finishedAt, ok: false, reason, reconcileMs: finishedAt - startedAt, commit: model.commit, error };
     }
@@ -264,6 +264,3 @@ function diagnosticsOf(err: unknown): { diagnostics?: string[] } {
   return { diagnostics: errors.slice(0, MAX_LOGGED_DIAGNOSTICS).map(formatDiagnostic) };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { readFile, realpath, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { readIniProfile, removeIniProfile, setIniProfile } from './ini.js';
 import type { PublishedCredential, Sink, SinkContext, SinkRefresh } from './sink.js';
 
@@ -17,9 +17,6 @@ export interface FileSinkConfig {
   /** ini only; default "default". */
   profile?: string;
 }
-
-const FILE_MODE = 0o600;
-const DIR_MODE = 0o700;
 
 /**
  * One format: how the credential is written and how credops recognises its own
@@ -189,34 +186,12 @@ async function readIfExists(path: string, target: string): Promise<string | unde
   }
 }
 
-/**
- * Replaces the file so that a reader sees either the old content or the new,
- * never a half-written key, and a crash leaves one of the two on disk: the new
- * content goes to a temp file in the same directory (rename is atomic only
- * within one file system), is fsynced, then renamed over the target; the
- * directory is fsynced so the rename itself is durable.
- */
 async function writeAtomic(path: string, content: string, target: string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: DIR_MODE });
-    const fh = await open(tmp, 'wx', FILE_MODE);
-    try {
-      await fh.writeFile(content, 'utf8');
-      await fh.chmod(FILE_MODE); // open's mode is subject to the umask
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, content);
   } catch (err) {
-    await rm(tmp, { force: true });
     throw fsError(err, target, 'write');
   }
-  const dh = await open(dir, 'r').catch(() => undefined);
-  await dh?.sync().catch(() => {}); // not supported on every platform; best effort
-  await dh?.close();
 }
 
 function fsError(err: unknown, target: string, what: string): Error {

@@ -68,7 +68,7 @@ describe('/healthz status', () => {
 });
 
 describe('/metrics', () => {
-  it('counts leases by state, the time to the next expiry, errors, reconcile durations and the last success', () => {
+  it('counts leases by state, the time to the next expiry, errors, reconcile durations and the last success', async () => {
     const h = new WatchHealth({ startedAt: T0, intervalMs: INTERVAL });
     h.record(ok(T0 + 10 * S, 1500));
     h.record(failed(T0 + 20 * S, 'boom'));
@@ -80,21 +80,23 @@ describe('/metrics', () => {
       lease('c', now + 80 * S, now + 20 * S), // replaced, in its grace
       lease('d', now - S), // expired, not yet tidied
     ];
-    const text = h.metrics(now, leases);
+    const text = await h.metrics(now, leases);
     expect(text).toContain('# TYPE credops_leases gauge\ncredops_leases{state="active"} 2\ncredops_leases{state="revoke_pending"} 2\n');
     expect(text).toContain('# TYPE credops_seconds_to_next_expiry gauge\ncredops_seconds_to_next_expiry 90\n');
     expect(text).toContain('# TYPE credops_reconcile_errors_total counter\ncredops_reconcile_errors_total 1\n');
-    expect(text).toContain(
-      '# TYPE credops_reconcile_duration_seconds summary\ncredops_reconcile_duration_seconds_sum 2.250\ncredops_reconcile_duration_seconds_count 3\n',
-    );
+    // A histogram: quantiles can be computed from its buckets, across replicas too.
+    expect(text).toContain('# TYPE credops_reconcile_duration_seconds histogram\n');
+    expect(text).toContain('credops_reconcile_duration_seconds_bucket{le="0.25"} 1\n');
+    expect(text).toContain('credops_reconcile_duration_seconds_bucket{le="2.5"} 3\n');
+    expect(text).toContain('credops_reconcile_duration_seconds_sum 2.25\ncredops_reconcile_duration_seconds_count 3\n');
     expect(text).toContain(`credops_last_success_timestamp_seconds ${(T0 + 30 * S) / 1000}\n`);
     // Every sample line is NAME{labels} VALUE; every metric has HELP and TYPE.
-    for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) credops_\w+ .+|credops_\w+(\{state="\w+"\})? [\d.]+)$/);
+    for (const line of text.trim().split('\n').filter((l) => l !== '')) expect(line).toMatch(/^(# (HELP|TYPE) credops_\w+ .+|credops_\w+(\{(state="\w+"|le="[\d.+Inf]+")\})? [\d.]+)$/);
   });
 
-  it('no active lease: no next-expiry sample; no success yet: last success 0', () => {
+  it('no active lease: no next-expiry sample; no success yet: last success 0', async () => {
     const h = new WatchHealth({ startedAt: T0, intervalMs: INTERVAL });
-    const text = h.metrics(T0, [lease('c', T0 + 80 * S, T0 + 20 * S)]);
+    const text = await h.metrics(T0, [lease('c', T0 + 80 * S, T0 + 20 * S)]);
     expect(text).not.toMatch(/^credops_seconds_to_next_expiry /m);
     expect(text).toContain('credops_leases{state="active"} 0\n');
     expect(text).toContain('credops_last_success_timestamp_seconds 0\n');

@@ -17,6 +17,21 @@ describe('forEachBounded', () => {
     expect(seen.sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
   });
 
+  it('runs every item even when some fail, then rejects with what failed', async () => {
+    const seen: number[] = [];
+    const one = forEachBounded([1, 2, 3, 4], 2, async (item) => {
+      seen.push(item);
+      if (item === 1) throw new Error('item 1 failed');
+    });
+    await expect(one).rejects.toThrow('item 1 failed');
+    expect(seen.sort()).toEqual([1, 2, 3, 4]);
+
+    const several = forEachBounded([1, 2, 3, 4], 1, async (item) => {
+      if (item % 2 === 0) throw new Error(`item ${item} failed`);
+    });
+    await expect(several).rejects.toMatchObject({ name: 'AggregateError', errors: [new Error('item 2 failed'), new Error('item 4 failed')] });
+  });
+
   it('handles no items', async () => {
     await expect(forEachBounded([], 8, async () => {})).resolves.toBeUndefined();
   });

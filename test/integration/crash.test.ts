@@ -4,18 +4,17 @@
  * the journal, and no IAM user or access key is left that the state does not
  * know (DESIGN invariant 1).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { TEST_CRASH_AFTER_CALL_ENV } from '../../src/aws/clients.js';
 import { ROLLBACK_MIN_AGE_MS } from '../../src/engine/journal.js';
 import {
+  eachTestWorld,
   applyRoles,
   credopsUsers,
   engineFor,
   role,
   runCli,
   S3_READ,
-  startLocalAws,
-  tempState,
   type LocalAws,
   type TempState,
 } from './helpers.js';
@@ -26,17 +25,12 @@ let t: TempState;
 /** CreateUser, PutUserPolicy, AttachUserPolicy, AddUserToGroup, CreateAccessKey. */
 const ISSUANCE_CALLS = 5;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   aws.iam.createGroup('developers');
   const readOnly = aws.iam.createManagedPolicy('ReadOnly').arn;
   await applyRoles(t.state, [role('deploy', { credential_types: ['iam_user'], policy_document: S3_READ, policy_arns: [readOnly], iam_groups: ['developers'] })]);
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 /** Every credops-made user and key in AWS must belong to a lease in the state. */

@@ -20,6 +20,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { REUSE_MARGIN_SECONDS } from '../../src/cli/credential-cache.js';
 import { localAwsEnv } from '../support/aws/index.js';
 import {
+  eachTestWorld,
   applyRoles,
   callerIdentity,
   mount,
@@ -27,8 +28,6 @@ import {
   role,
   runCli,
   S3_READ,
-  startLocalAws,
-  tempState,
   type LocalAws,
   type TempState,
 } from './helpers.js';
@@ -45,9 +44,9 @@ let dir: string;
 let configFile: string;
 let cacheDir: string;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   dir = mkdtempSync(join(tmpdir(), 'credops-credproc-'));
   configFile = join(dir, 'config');
   cacheDir = join(dir, 'cache');
@@ -74,8 +73,6 @@ beforeEach(async () => {
 
 afterEach(async () => {
   vi.unstubAllEnvs();
-  await aws.close();
-  await t.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

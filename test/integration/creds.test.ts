@@ -4,10 +4,11 @@
  * every step against the local endpoint.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsUserError, UserError } from '../../src/errors.js';
 import type { PolicyDocument } from '../../src/model/types.js';
 import {
+  eachTestWorld,
   applyRoles,
   callerIdentity,
   credopsUsers,
@@ -18,8 +19,6 @@ import {
   role,
   runCli,
   S3_READ,
-  startLocalAws,
-  tempState,
   type LocalAws,
   type TempState,
 } from './helpers.js';
@@ -28,9 +27,9 @@ let aws: LocalAws;
 let t: TempState;
 let readOnlyArn: string;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   aws.iam.createGroup('developers');
   readOnlyArn = aws.iam.createManagedPolicy('ReadOnly').arn;
   await applyRoles(t.state, [
@@ -44,11 +43,6 @@ beforeEach(async () => {
     }),
   ]);
   aws.resetCalls();
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 const actions = () => aws.calls.map((c) => c.action);

@@ -17,6 +17,7 @@ import { Engine, type IssuedCredential } from '../../src/engine/index.js';
 import type { MountConfig, RoleSpec } from '../../src/model/types.js';
 import { openState } from '../../src/state/index.js';
 import type { StateStore } from '../../src/state/store.js';
+import { afterEach, beforeEach } from 'vitest';
 import { childEnv, localAwsClientConfig, localAwsEnv, startLocalAws, type LocalAws } from '../support/aws/index.js';
 
 export { startLocalAws, type LocalAws };
@@ -183,5 +184,28 @@ export function runCli(aws: LocalAws, t: TempState, args: string[], extraEnv: Re
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+}
+
+export interface World {
+  aws: LocalAws;
+  t: TempState;
+}
+
+/**
+ * The world of an integration story: a fresh local AWS endpoint and temp
+ * state for each test of the file, closed after it. `bind` hands them to the
+ * file's variables; the file's own beforeEach (roles, groups) runs after this one.
+ */
+export function eachTestWorld(bind: (w: World) => void, opts: Parameters<typeof startLocalAws>[0] = {}): void {
+  let world: World | undefined;
+  beforeEach(async () => {
+    world = { aws: await startLocalAws(opts), t: await tempState() };
+    bind(world);
+  });
+  afterEach(async () => {
+    await world?.t.close();
+    await world?.aws.close();
+    world = undefined;
   });
 }

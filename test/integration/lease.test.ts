@@ -4,9 +4,10 @@
  * renewed, looks leases up, and lets `credops lease tidy` revoke what expired.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import {
+  eachTestWorld,
   applyRoles,
   callerIdentity,
   credopsUsers,
@@ -18,8 +19,6 @@ import {
   rejectionCode,
   role,
   runCli,
-  startLocalAws,
-  tempState,
   type LocalAws,
   type TempState,
 } from './helpers.js';
@@ -27,20 +26,15 @@ import {
 let aws: LocalAws;
 let t: TempState;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   const deployer = aws.iam.createRole('deployer').arn;
   await applyRoles(
     t.state,
     [role('web', { credential_types: ['iam_user'] }), role('deploy', { credential_types: ['assumed_role'], role_arns: [deployer] })],
     [mount({ lease: HOUR, lease_max: 3 * HOUR })],
   );
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 const MIN = 60_000;

@@ -5,24 +5,19 @@
  * bounded number of revocations in flight, and nothing outside the prefix is touched.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { REVOKE_CONCURRENCY } from '../../src/engine/index.js';
-import { applyRoles, credopsUsers, engineFor, mount, role, runCli, startLocalAws, tempState, type LocalAws, type TempState } from './helpers.js';
+import { eachTestWorld, applyRoles, credopsUsers, engineFor, mount, role, runCli, type LocalAws, type TempState } from './helpers.js';
 
 let aws: LocalAws;
 let t: TempState;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   // max_retries is the mount's knob for a throttling account: at 20% throttling
   // the SDK default of 3 retries would give up on about one call in 600.
   await applyRoles(t.state, [role('web', { credential_types: ['iam_user'] }), role('web-admin', { credential_types: ['iam_user'] })], [mount({ max_retries: 8 })]);
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 /** Counts operations in flight on a real SDK client (initialize step: once per call, retries included). */

@@ -8,19 +8,19 @@
 import { readFileSync } from 'node:fs';
 import { GetRolePolicyCommand, GetUserPolicyCommand, IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DENY_SLOT_MS, nextDenyList, REVOKED_SESSIONS_POLICY, statementExpiry, type PolicyDocument } from '../../src/engine/sts-revoke.js';
 import { localAwsClientConfig } from '../support/aws/index.js';
-import { applyRoles, callerIdentity, engineFor, rejectionCode, role, S3_READ, startLocalAws, tempState, type LocalAws, type TempState } from './helpers.js';
+import { eachTestWorld, applyRoles, callerIdentity, engineFor, rejectionCode, role, S3_READ, type LocalAws, type TempState } from './helpers.js';
 
 type Cred = { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
 
 let aws: LocalAws;
 let t: TempState;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   const deployer = aws.iam.createRole('deployer', { maxSessionDuration: 4 * 3600 }).arn;
   const crossAccount = aws.iam.createRole('ci', { accountId: '210987654321' }).arn;
   await applyRoles(t.state, [
@@ -29,11 +29,6 @@ beforeEach(async () => {
     role('fed', { credential_types: ['federation_token'], policy_document: S3_READ }),
     role('session', { credential_types: ['session_token'] }),
   ]);
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 function config(cred: Cred) {

@@ -7,9 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsUserError, UserError } from '../../src/errors.js';
 import {
+  eachTestWorld,
   applyRoles,
   callerIdentity,
   credopsUsers,
@@ -19,8 +20,6 @@ import {
   role,
   runCli,
   S3_READ,
-  startLocalAws,
-  tempState,
   type LocalAws,
   type TempState,
 } from './helpers.js';
@@ -32,9 +31,9 @@ let deployerArn: string;
 let auditorArn: string;
 let crossAccountArn: string;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   deployerArn = aws.iam.createRole('deployer', { maxSessionDuration: 4 * 3600 }).arn;
   auditorArn = aws.iam.createRole('auditor').arn;
   crossAccountArn = aws.iam.createRole('ci', { accountId: '210987654321', externalId: 'credops-ci' }).arn;
@@ -58,11 +57,6 @@ beforeEach(async () => {
     role('legacy', { credential_types: ['iam_user', 'federation_token'], policy_document: S3_READ }),
   ]);
   aws.resetCalls();
-});
-
-afterEach(async () => {
-  await t.close();
-  await aws.close();
 });
 
 /** iam:ListUsers signed with an issued credential: any call but GetCallerIdentity shows whether a Deny applies. */

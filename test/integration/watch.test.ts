@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { childEnv } from '../support/aws/index.js';
-import { callerIdentity, credopsUsers, rejectionCode, runCli, startLocalAws, tempState, type LocalAws, type TempState } from './helpers.js';
+import { eachTestWorld, callerIdentity, credopsUsers, rejectionCode, runCli, type LocalAws, type TempState } from './helpers.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO_ROOT, 'test/github/cli.ts');
@@ -30,17 +30,15 @@ let t: TempState;
 let dir: string;
 let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
 
+eachTestWorld((w) => ({ aws, t } = w));
+
 beforeEach(async () => {
-  aws = await startLocalAws();
-  t = await tempState();
   dir = mkdtempSync(join(tmpdir(), 'credops-watch-'));
 });
 
 afterEach(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   child = undefined;
-  await aws.close();
-  await t.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
