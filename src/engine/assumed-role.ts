@@ -11,11 +11,10 @@ import {
 import { UserError } from '../errors.js';
 import type { RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
-import { checkLength, checkTags, checkTypeLimits } from './checks.js';
+import { checkLength, checkTags } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
-import { mfaParams, sessionPolicy, stsIssued } from './sts-credential.js';
+import { mfaParams, sessionPolicy, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { locateRoleSession, revokeStsSession } from './sts-revoke.js';
-import { stsTtl } from './ttl.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
 /**
@@ -25,16 +24,12 @@ import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
  */
 export const assumedRole: CredentialKind = {
   type: 'assumed_role',
-  renewable: false,
-  defaultPath: 'sts',
-  verifyBeforeUse: false,
-  createsIamUsers: false,
+  ...STS_KIND,
 
   async issue(ctx) {
     const { role, mount, request } = ctx;
     const RoleArn = chooseRoleArn(role, request.roleArn);
-    const ttl = stsTtl(request.ttl, role);
-    checkTypeLimits(role, 'assumed_role', ttl);
+    const ttl = stsRequestTtl(ctx, 'assumed_role');
     checkTags(role, 'session_tags', role.session_tags, { count: STS_SESSION_TAGS_MAX, keyMax: STS_TAG_KEY_MAX, valueMax: STS_TAG_VALUE_MAX });
     checkLength(role, 'external_id', role.external_id, STS_EXTERNAL_ID_MIN, STS_EXTERNAL_ID_MAX);
     const mfa = mfaParams(role, request);

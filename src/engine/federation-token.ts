@@ -4,11 +4,9 @@ import {
   STS_FEDERATION_NAME_MIN,
 } from '../limits.js';
 import { awsCall } from './aws-errors.js';
-import { checkTypeLimits } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
-import { sessionPolicy, stsIssued } from './sts-credential.js';
+import { sessionPolicy, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
-import { stsTtl } from './ttl.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
 /**
@@ -18,15 +16,11 @@ import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
  */
 export const federationToken: CredentialKind = {
   type: 'federation_token',
-  renewable: false,
-  defaultPath: 'sts',
-  verifyBeforeUse: false,
-  createsIamUsers: false,
+  ...STS_KIND,
 
   async issue(ctx) {
-    const { role, mount, request } = ctx;
-    const ttl = stsTtl(request.ttl, role);
-    checkTypeLimits(role, 'federation_token', ttl);
+    const { role, mount } = ctx;
+    const ttl = stsRequestTtl(ctx, 'federation_token');
     const Name = renderUsername(
       mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
       { role: role.name, mount: mount.name, now: ctx.clock.now() },

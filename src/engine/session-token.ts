@@ -1,10 +1,8 @@
 import { GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { awsCall } from './aws-errors.js';
-import { checkTypeLimits } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
-import { mfaParams, stsIssued } from './sts-credential.js';
+import { mfaParams, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
-import { stsTtl } from './ttl.js';
 
 /**
  * session_token: GetSessionToken for the root identity itself (with MFA when
@@ -13,15 +11,11 @@ import { stsTtl } from './ttl.js';
  */
 export const sessionToken: CredentialKind = {
   type: 'session_token',
-  renewable: false,
-  defaultPath: 'sts',
-  verifyBeforeUse: false,
-  createsIamUsers: false,
+  ...STS_KIND,
 
   async issue(ctx) {
     const { role, mount, request } = ctx;
-    const ttl = stsTtl(request.ttl, role);
-    checkTypeLimits(role, 'session_token', ttl);
+    const ttl = stsRequestTtl(ctx, 'session_token');
     const mfa = mfaParams(role, request);
     const out = await awsCall({ mount: mount.name, role: role.name, operation: 'GetSessionToken' }, () =>
       ctx.clients.sts(mount).send(new GetSessionTokenCommand({ DurationSeconds: ttl, ...mfa })),

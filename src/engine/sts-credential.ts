@@ -2,8 +2,23 @@ import type { Credentials } from '@aws-sdk/client-sts';
 import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../limits.js';
 import { UserError } from '../errors.js';
 import type { CredentialType, Lease, LeaseResources, RoleSpec } from '../model/types.js';
-import { checkLength } from './checks.js';
-import type { IssueContext, Issued, IssueRequest } from './credential-type.js';
+import { checkLength, checkTypeLimits } from './checks.js';
+import type { CredentialKind, IssueContext, Issued, IssueRequest } from './credential-type.js';
+import { stsTtl } from './ttl.js';
+
+/**
+ * What the three STS kinds are alike in: a temporary credential, read at
+ * aws/sts/ROLE, that AWS accepts as soon as it is issued and that creates no
+ * IAM user.
+ */
+export const STS_KIND = { renewable: false, defaultPath: 'sts', verifyBeforeUse: false, createsIamUsers: false } as const satisfies Partial<CredentialKind>;
+
+/** The TTL of an STS request (stsTtl), within what AWS accepts for the type and what the role allows. */
+export function stsRequestTtl(ctx: IssueContext, type: CredentialType): number {
+  const ttl = stsTtl(ctx.request.ttl, ctx.role);
+  checkTypeLimits(ctx.role, type, ttl);
+  return ttl;
+}
 
 /**
  * What the three STS kinds share: the lease of a temporary credential. It is
