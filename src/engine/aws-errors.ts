@@ -42,6 +42,26 @@ export const isDeleteConflict = (err: unknown) => isAwsError(err, 'DeleteConflic
  */
 export const isUnsupportedAction = (err: unknown) => isAwsError(err, 'InvalidAction', 'NotImplemented', 'UnknownOperation');
 
+/** How many attempts the SDK made for the call that failed (1 when unknown). */
+export function attemptsOf(err: unknown): number {
+  const e = asServiceError(err) ?? asServiceError((err as { cause?: unknown } | undefined)?.cause);
+  return e?.$metadata?.attempts ?? 1;
+}
+
+/**
+ * Whether a failed create certainly created nothing: the request could not be
+ * signed (no credentials) or reach the endpoint, or AWS refused it on the first
+ * and only attempt (a client fault: AccessDenied, InvalidInput, LimitExceeded).
+ * A server fault, a timeout, a reset or a retried call may have been applied
+ * with its answer lost: ambiguous, to be resolved by reading what exists.
+ */
+export function nothingCreated(err: unknown): boolean {
+  const code = awsErrorCode(err);
+  if (code === 'NoCredentials' || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return true;
+  const e = asServiceError(err) ?? asServiceError((err as { cause?: unknown } | undefined)?.cause);
+  return e !== undefined && e.$fault === 'client' && attemptsOf(err) === 1;
+}
+
 const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
 /**

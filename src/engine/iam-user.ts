@@ -3,7 +3,16 @@ import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  DetachUserPolicyCommand,
+  GetUserCommand,
+  ListAccessKeysCommand,
   PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+  type CreateUserCommandInput,
+  type IAMClient,
 } from '@aws-sdk/client-iam';
 import {
   IAM_PATH_MAX,
@@ -13,7 +22,7 @@ import {
   IAM_USER_NAME_MAX,
 } from '../limits.js';
 import type { Lease, LeaseResources, RoleSpec } from '../model/types.js';
-import { awsCall } from './aws-errors.js';
+import { attemptsOf, awsCall, isAwsError, isDeleteConflict, isNoSuchEntity, nothingCreated } from './aws-errors.js';
 import { checkLength, checkTags, checkTypeLimits, limitError } from './checks.js';
 import type { CredentialKind, IssueContext, Issued } from './credential-type.js';
 import { checkIamUserDrift, restoreIamUser } from './drift.js';
@@ -60,36 +69,43 @@ export const iamUser: CredentialKind = {
     // Everything below hangs off this user name, so one entry covers every
     // write: recovery deletes the user with whatever it finds attached.
     const journalId = await ctx.journal.begin({ userName: UserName });
+    // What was sent, whether or not AWS answered: an undo removes each of them.
+    const attempted: Attempted = { user: false, inline: false, policyArns: [], groups: [], key: false };
     try {
-      const created = await call('CreateUser', () =>
-        iam.send(
-          new CreateUserCommand({
-            UserName,
-            Path: role.user_path,
-            PermissionsBoundary: role.permissions_boundary_arn,
-            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-          }),
-        ),
-      );
-      const resources: LeaseResources = { userName: UserName, userArn: created.User?.Arn, attachedPolicyArns: [], groups: [] };
+      attempted.user = true;
+      const userArn = await createUser(iam, call, {
+        UserName,
+        Path: role.user_path,
+        PermissionsBoundary: role.permissions_boundary_arn,
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      });
+      const resources: LeaseResources = { userName: UserName, userArn, attachedPolicyArns: [], groups: [] };
       if (role.policy_document) {
         const PolicyDocument = JSON.stringify(role.policy_document);
+        attempted.inline = true;
         await call('PutUserPolicy', () => iam.send(new PutUserPolicyCommand({ UserName, PolicyName: INLINE_POLICY_NAME, PolicyDocument })));
         resources.inlinePolicyName = INLINE_POLICY_NAME;
       }
       for (const PolicyArn of role.policy_arns) {
+        attempted.policyArns.push(PolicyArn);
         await call('AttachUserPolicy', () => iam.send(new AttachUserPolicyCommand({ UserName, PolicyArn })));
         resources.attachedPolicyArns!.push(PolicyArn);
       }
       for (const GroupName of role.iam_groups) {
+        attempted.groups.push(GroupName);
         await call('AddUserToGroup', () => iam.send(new AddUserToGroupCommand({ UserName, GroupName })));
         resources.groups!.push(GroupName);
       }
+      attempted.key = true;
       const key = await call('CreateAccessKey', () => iam.send(new CreateAccessKeyCommand({ UserName })));
       const accessKeyId = key.AccessKey?.AccessKeyId;
       const secretAccessKey = key.AccessKey?.SecretAccessKey;
       if (!accessKeyId || !secretAccessKey) throw new Error(`CreateAccessKey for ${UserName} returned no key`);
+      attempted.keyId = accessKeyId;
       resources.accessKeyId = accessKeyId;
+      // The SDK retried: an earlier attempt may have created a key whose answer was
+      // lost. The user is new and credops's, so any other key is one nobody holds.
+      if ((key.$metadata.attempts ?? 1) > 1) await deleteKeysExcept(iam, call, UserName, accessKeyId);
 
       const ttl = Math.min(ctx.request.ttl ?? mount.lease, mount.lease_max);
       const lease: Lease = {
@@ -107,13 +123,19 @@ export const iamUser: CredentialKind = {
       };
       return { credential: { lease, accessKeyId, secretAccessKey }, journalId };
     } catch (err) {
-      // Undo now rather than at the next recovery; if the undo fails too, the
-      // entry stays and the next command's recovery retries it.
-      const undone = await deleteIamUserCompletely(iam, UserName, target, (ms) => clock.sleep(ms)).then(
-        () => true,
-        () => false,
-      );
-      if (undone) await ctx.journal.discard(journalId);
+      // AWS refused CreateUser outright (or no request could be signed): nothing
+      // exists, so nothing is left to undo or remember.
+      const onlyCreateUser = !attempted.inline && !attempted.key && attempted.policyArns.length === 0 && attempted.groups.length === 0;
+      if (attempted.user && onlyCreateUser && nothingCreated(err)) {
+        await ctx.journal.discard(journalId);
+        throw err;
+      }
+      // Undo now, exactly what was sent, rather than at the next recovery. The
+      // entry is forgotten only once DeleteUser succeeded: "absent" may be IAM's
+      // eventual consistency hiding a user that exists (journal.ts), so that
+      // entry stays for recovery, which forgets it after ROLLBACK_MIN_AGE_MS.
+      const outcome = await undoIssuance(iam, call, UserName, attempted, target, (ms) => clock.sleep(ms)).catch(() => 'failed' as const);
+      if (outcome === 'deleted') await ctx.journal.discard(journalId);
       throw err;
     }
   },
@@ -131,6 +153,92 @@ export const iamUser: CredentialKind = {
     return deleteIamUserCompletely(ctx.clients.iam(ctx.mount), userName, target, (ms) => ctx.clock.sleep(ms));
   },
 };
+
+/** What an issuance sent to AWS, answered or not. */
+interface Attempted {
+  user: boolean;
+  inline: boolean;
+  policyArns: string[];
+  groups: string[];
+  key: boolean;
+  /** The key CreateAccessKey returned, when it answered. */
+  keyId?: string;
+}
+
+type Call = <T>(operation: string, run: () => Promise<T>) => Promise<T>;
+
+/**
+ * CreateUser, with its answer resolved when the SDK retried: a first attempt
+ * that AWS applied but whose answer was lost (a 5xx, a reset) makes the retry
+ * fail with EntityAlreadyExists. The name is credops's own (it carries random
+ * characters), so the user that exists is this issuance's: carry on with it.
+ */
+async function createUser(iam: IAMClient, call: Call, input: CreateUserCommandInput): Promise<string | undefined> {
+  try {
+    const created = await call('CreateUser', () => iam.send(new CreateUserCommand(input)));
+    return created.User?.Arn;
+  } catch (err) {
+    if (!isAwsError(err, 'EntityAlreadyExists') || attemptsOf(err) < 2) throw err;
+    const existing = await call('GetUser', () => iam.send(new GetUserCommand({ UserName: input.UserName })));
+    return existing.User?.Arn;
+  }
+}
+
+/** Deletes every key of the user but `keep` (ListAccessKeys is in the least-privilege policy Vault documents). */
+async function deleteKeysExcept(iam: IAMClient, call: Call, UserName: string, keep: string | undefined): Promise<void> {
+  const keys = await call('ListAccessKeys', () => iam.send(new ListAccessKeysCommand({ UserName })));
+  for (const { AccessKeyId } of keys.AccessKeyMetadata ?? []) {
+    if (AccessKeyId && AccessKeyId !== keep) await ignoreNoSuchEntity(call('DeleteAccessKey', () => iam.send(new DeleteAccessKeyCommand({ UserName, AccessKeyId }))));
+  }
+}
+
+/**
+ * Removes what the issuance sent, in the safe order, with only the calls
+ * issuance itself is allowed (no listing of out-of-band additions, which a
+ * least-privilege root may not do): the key (all of the user's keys when
+ * CreateAccessKey's answer was lost), the inline policy, the managed policies,
+ * the groups, then the user. If DeleteUser still conflicts, something else
+ * is attached: the full, best-effort cleanup takes over.
+ */
+async function undoIssuance(
+  iam: IAMClient,
+  call: Call,
+  UserName: string,
+  attempted: Attempted,
+  target: { mount: string; role: string },
+  sleep: (ms: number) => Promise<void>,
+): Promise<'deleted' | 'absent'> {
+  const quietly = (operation: string, run: () => Promise<unknown>) => ignoreNoSuchEntity(call(operation, run));
+  try {
+    if (attempted.key) {
+      if (attempted.keyId) await quietly('DeleteAccessKey', () => iam.send(new DeleteAccessKeyCommand({ UserName, AccessKeyId: attempted.keyId })));
+      else await deleteKeysExcept(iam, call, UserName, undefined);
+    }
+    if (attempted.inline) await quietly('DeleteUserPolicy', () => iam.send(new DeleteUserPolicyCommand({ UserName, PolicyName: INLINE_POLICY_NAME })));
+    for (const PolicyArn of attempted.policyArns) await quietly('DetachUserPolicy', () => iam.send(new DetachUserPolicyCommand({ UserName, PolicyArn })));
+    for (const GroupName of attempted.groups) await quietly('RemoveUserFromGroup', () => iam.send(new RemoveUserFromGroupCommand({ UserName, GroupName })));
+  } catch (err) {
+    // A listing that finds no user: it is gone, or not visible yet.
+    if (isNoSuchEntity(err)) return 'absent';
+    throw err;
+  }
+  try {
+    await call('DeleteUser', () => iam.send(new DeleteUserCommand({ UserName })));
+    return 'deleted';
+  } catch (err) {
+    if (isNoSuchEntity(err)) return 'absent';
+    if (!isDeleteConflict(err)) throw err;
+  }
+  return deleteIamUserCompletely(iam, UserName, target, sleep);
+}
+
+async function ignoreNoSuchEntity(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (!isNoSuchEntity(err)) throw err;
+  }
+}
 
 function userTags(role: RoleSpec, leaseId: string): Record<string, string> {
   return {

@@ -18,6 +18,11 @@ export interface FaultSettings {
    */
   keyPropagationMs?: number;
   /**
+   * Global only: a user created less than this long ago (endpoint clock) is answered
+   * NoSuchEntity by every call that names it, as IAM's eventual consistency can.
+   */
+  userPropagationMs?: number;
+  /**
    * Limit these knobs to actions: `CreateUser` or `iam:CreateUser`. Without it the knobs are the
    * global ones; a per-action setting overrides the global one for that action.
    */
@@ -33,19 +38,41 @@ export interface FaultControls {
    * (or clear()): a test that needs a call in flight gets one, however slow the machine.
    */
   hold(action: string): () => void;
+  /**
+   * The next `times` (default 1) calls of `action` are carried out, and then
+   * their answer is lost: replaced by `code`'s error (a 5xx, as a load balancer
+   * answers when the backend timed out after committing), or with 'reset' the
+   * connection is dropped before any answer. The caller cannot tell whether it
+   * happened; AWS did it.
+   */
+  loseResponse(action: string, code?: string, times?: number): void;
+  /** The next `times` calls of `action` get an HTML page with `status` instead of AWS's answer (a proxy or captive portal). */
+  answerHtml(action: string, status: number, times?: number): void;
   clear(): void;
 }
+
+/** What happens to a call's answer after the action ran. */
+export type AfterApply = { kind: 'error'; error: AwsError } | { kind: 'reset' } | undefined;
 
 type Knobs = Omit<FaultSettings, 'actions'>;
 
 const matches = (pattern: string, service: string, action: string): boolean =>
   pattern === '*' || pattern === action || pattern === `${service}:${action}`;
 
+/** The first queued fault for this call, its count taken down by one. */
+function take<T extends { action: string; times: number }>(queue: T[], service: string, action: string): T | undefined {
+  const found = queue.find((f) => f.times > 0 && matches(f.action, service, action));
+  if (found) found.times--;
+  return found;
+}
+
 export class Faults implements FaultControls {
   private global: Knobs = {};
   private readonly perAction = new Map<string, Knobs>();
   private pending: { action: string; code: string; times: number }[] = [];
   private readonly gates = new Map<string, { opened: Promise<void>; open: () => void }>();
+  private lost: { action: string; code: string; times: number }[] = [];
+  private html: { action: string; status: number; times: number }[] = [];
   private readonly random: () => number;
 
   constructor(seed: number) {
@@ -70,6 +97,11 @@ export class Faults implements FaultControls {
     return this.global.keyPropagationMs ?? 0;
   }
 
+  /** How long a new user stays unknown to calls that name it. */
+  userPropagationMs(): number {
+    return this.global.userPropagationMs ?? 0;
+  }
+
   hold(action: string): () => void {
     let open!: () => void;
     const opened = new Promise<void>((resolve) => (open = resolve));
@@ -86,7 +118,32 @@ export class Faults implements FaultControls {
     for (const [pattern, gate] of this.gates) if (matches(pattern, service, action)) await gate.opened;
   }
 
+  loseResponse(action: string, code = 'ServiceUnavailable', times = 1): void {
+    this.lost.push({ action, code, times });
+  }
+
+  answerHtml(action: string, status: number, times = 1): void {
+    this.html.push({ action, status, times });
+  }
+
+  /** An HTML answer for this call, if one is queued (it replaces the call: nothing is applied). */
+  htmlAnswer(service: string, action: string): number | undefined {
+    const queued = take(this.html, service, action);
+    if (queued) this.html = this.html.filter((h) => h.times > 0);
+    return queued?.status;
+  }
+
+  /** What to do with this call's answer once the action has been applied. */
+  afterApply(service: string, action: string): AfterApply {
+    const queued = take(this.lost, service, action);
+    if (!queued) return undefined;
+    this.lost = this.lost.filter((l) => l.times > 0);
+    return queued.code === 'reset' ? { kind: 'reset' } : { kind: 'error', error: new AwsError(queued.code, `Injected ${queued.code} after ${action} was applied`, statusForCode(queued.code)) };
+  }
+
   clear(): void {
+    this.lost = [];
+    this.html = [];
     for (const gate of this.gates.values()) gate.open();
     this.gates.clear();
     this.global = {};

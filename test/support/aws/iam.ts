@@ -98,7 +98,7 @@ function userNotFound(name: string): AwsError {
 
 function namedUser(world: World, name: string): User {
   const user = world.user(name);
-  if (!user) throw userNotFound(name);
+  if (!user || world.now() < user.createDate + world.userPropagationMs) throw userNotFound(name);
   return user;
 }
 

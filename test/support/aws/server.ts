@@ -138,14 +138,19 @@ export class LocalAwsServer {
       if (!service) throw new AwsError('UnknownService', `The local endpoint does not serve ${serviceName}`, 400);
       const caller = this.authenticate(req, body, parsed);
       await this.faults.gate(serviceName, action);
+      this.world.userPropagationMs = this.faults.userPropagationMs();
       const fault = this.faults.decide(serviceName, action);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
       if (fault.error) throw fault.error;
+      const htmlStatus = this.faults.htmlAnswer(serviceName, action);
+      if (htmlStatus !== undefined) throw new HtmlAnswer(htmlStatus);
       if (caller.kind === 'session') checkExplicitDeny(this.world, caller.session, serviceName, action, service.protocol);
       if (service.protocol === 'query') {
         const handler = service.query?.[action];
         if (!handler || !queryParams) throw new AwsError('InvalidAction', `Could not find operation ${action} for version ${queryParams?.version ?? ''}`, 400);
-        return { status: 200, payload: handler(queryParams, { world: this.world, caller, region: parsed.auth?.region ?? this.world.region }) };
+        const payload = handler(queryParams, { world: this.world, caller, region: parsed.auth?.region ?? this.world.region });
+        this.loseAnswer(serviceName, action);
+        return { status: 200, payload };
       }
       const handler = secretsActions[action];
       if (!handler) throw new AwsError('UnknownOperationException', `Unknown operation ${action}`, 400);
@@ -155,7 +160,9 @@ export class LocalAwsServer {
       } catch {
         throw new AwsError('SerializationException', 'Request body is not valid JSON', 400);
       }
-      return { status: 200, payload: handler(input, { world: this.world, caller, region: parsed.auth?.region ?? this.world.region }) };
+      const payload = handler(input, { world: this.world, caller, region: parsed.auth?.region ?? this.world.region });
+      this.loseAnswer(serviceName, action);
+      return { status: 200, payload };
     };
 
     let status: number;
@@ -170,6 +177,16 @@ export class LocalAwsServer {
         this.send(res, status, 'application/x-amz-json-1.1', JSON.stringify(result.payload), requestId);
       }
     } catch (err) {
+      if (err instanceof ResetConnection) {
+        req.socket.destroy();
+        this.calls.push({ service: serviceName, action, accessKeyId: auth?.accessKeyId ?? '', status: 0, code: 'reset' });
+        return;
+      }
+      if (err instanceof HtmlAnswer) {
+        this.send(res, err.status, 'text/html', `<html><head><title>${err.status} Gateway Error</title></head><body><h1>Bad gateway</h1></body></html>`, requestId);
+        this.calls.push({ service: serviceName, action, accessKeyId: auth?.accessKeyId ?? '', status: err.status, code: 'html' });
+        return;
+      }
       const e = err instanceof AwsError ? err : new AwsError(parsed.protocol === 'json' ? 'InternalServiceError' : 'InternalFailure', err instanceof Error ? err.message : String(err), 500);
       status = e.status;
       code = e.code;
@@ -188,6 +205,13 @@ export class LocalAwsServer {
       ...(code !== undefined ? { code } : {}),
       ...(resource !== undefined ? { resource } : {}),
     });
+  }
+
+  /** A loseResponse() fault: the action was applied, and now its answer goes missing. */
+  private loseAnswer(service: string, action: string): void {
+    const after = this.faults.afterApply(service, action);
+    if (after?.kind === 'error') throw after.error;
+    if (after?.kind === 'reset') throw new ResetConnection();
   }
 
   private resourceOf(query: QueryParams | undefined, jsonBody: Buffer | undefined): string | undefined {
@@ -234,5 +258,15 @@ export class LocalAwsServer {
     if (!signatureMatches(signable, auth, session.secretAccessKey)) throw errors('badSignature');
     if (this.world.now() >= session.expiration) throw errors('expired');
     return { kind: 'session', accessKeyId: session.accessKeyId, session };
+  }
+}
+
+/** Thrown inside a call to drop its connection without an answer. */
+class ResetConnection extends Error {}
+
+/** Thrown inside a call to answer with an HTML page instead of AWS's format. */
+class HtmlAnswer extends Error {
+  constructor(readonly status: number) {
+    super(`HTML ${status}`);
   }
 }

@@ -162,6 +162,8 @@ export class World {
   readonly secrets = new Map<string, Secret>(); // key: name
   private readonly random: () => number;
   private readonly issued = new Set<string>();
+  /** Users younger than this are not found by name yet (IAM eventual consistency; faults.ts). */
+  userPropagationMs = 0;
 
   constructor(
     readonly accountId: string,
