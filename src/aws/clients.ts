@@ -19,6 +19,14 @@ export interface AwsClients {
 export const DEFAULT_REGION = 'us-east-1';
 /** AWS SDK default (3 retries = 4 attempts) unless the mount sets max_retries. */
 export const DEFAULT_MAX_RETRIES = 3;
+/**
+ * Per attempt, unless the mount says otherwise. The SDK sets no limit of its
+ * own: an endpoint that accepts the connection and never answers would hold
+ * the command, and the state lock, forever. IAM and STS answer in well under a
+ * second; 30 s leaves room for a slow proxy, and each attempt is retried.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * TEST-ONLY crash hook. When this variable holds N, the process kills itself
@@ -47,7 +55,9 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
   const common = (mount: MountConfig) => ({
     region: regionFor(mount.region, env),
     retryMode,
-    maxAttempts: (mount.max_retries ?? DEFAULT_MAX_RETRIES) + 1,
+    // Vault's max_retries -1 means "the SDK's default".
+    maxAttempts: (mount.max_retries === undefined || mount.max_retries < 0 ? DEFAULT_MAX_RETRIES : mount.max_retries) + 1,
+    requestHandler: timeouts(mount),
   });
 
   return {
@@ -86,6 +96,7 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
           region: regionFor(region, env),
           retryMode,
           maxAttempts: DEFAULT_MAX_RETRIES + 1,
+          requestHandler: timeouts({}),
           credentials: defaultChain(env),
           endpoint: endpoint ?? endpointFromEnv('SECRETS_MANAGER', env),
         });
@@ -94,6 +105,16 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
       }
       return client;
     },
+  };
+}
+
+/** The SDK's HTTP handler options: a connection and an answer each have a deadline, per attempt. */
+function timeouts(mount: Pick<MountConfig, 'connect_timeout' | 'request_timeout'>) {
+  return {
+    connectionTimeout: mount.connect_timeout !== undefined ? mount.connect_timeout * 1000 : DEFAULT_CONNECT_TIMEOUT_MS,
+    requestTimeout: mount.request_timeout !== undefined ? mount.request_timeout * 1000 : DEFAULT_REQUEST_TIMEOUT_MS,
+    // Without it the SDK only logs a warning when requestTimeout passes, and keeps waiting.
+    throwOnRequestTimeout: true,
   };
 }
 
@@ -125,6 +146,7 @@ type AnyClient = IAMClient | STSClient | SecretsManagerClient;
 
 function prepare(client: AnyClient, crashAfter: number | undefined): void {
   failFastOnQuotaErrors(client);
+  nameEndpointOnError(client);
   if (crashAfter !== undefined) installTestCrashHook(client, crashAfter);
 }
 
@@ -152,6 +174,31 @@ function failFastOnQuotaErrors(client: AnyClient): void {
         recordSuccess: (token) => strategy.recordSuccess(token),
       };
     }));
+}
+
+/**
+ * A failed call's error carries the endpoint it went to (a symbol property the
+ * engine reads in its error messages): with AWS_ENDPOINT_URL, a mount's
+ * iam_endpoint or a proxy in between, "which server said that" is the question.
+ */
+export const ENDPOINT_OF_ERROR = Symbol.for('credops.endpoint');
+
+function nameEndpointOnError(client: AnyClient): void {
+  (client.middlewareStack as IAMClient['middlewareStack']).add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const req = args.request as { protocol?: string; hostname?: string; port?: number; path?: string } | undefined;
+        if (err !== null && typeof err === 'object' && req?.hostname) {
+          const where = `${req.protocol ?? 'https:'}//${req.hostname}${req.port ? `:${req.port}` : ''}${req.path && req.path !== '/' ? req.path : ''}`;
+          Object.defineProperty(err, ENDPOINT_OF_ERROR, { value: where, enumerable: false, configurable: true });
+        }
+        throw err;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'credopsEndpointOnError' },
+  );
 }
 
 function isIamQuotaError(error: unknown): boolean {

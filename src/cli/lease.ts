@@ -113,7 +113,7 @@ export async function withLockedEngine<T>(cmd: Command, run: Run, operation: str
  * the lock, and is gone by the time it is free).
  */
 async function recoverIfNeeded(cmd: Command, state: StateStore, engine: Engine, io: Io): Promise<void> {
-  if ((await state.listJournal()).length === 0) return;
+  if (!(await engine.needsRecovery())) return;
   await withLock(cmd, state, 'lease recover', async () => reportRecovery(await engine.recover(), io));
 }
 
@@ -122,7 +122,8 @@ function reportRecovery(r: Awaited<ReturnType<Engine['recover']>>, io: Io): void
     io.stderr(`Recovered the journal: ${r.rolledBack} interrupted issuance${r.rolledBack === 1 ? '' : 's'} rolled back, ${r.completed} completed.\n`);
   }
   if (r.pending) io.stderr(`${r.pending} interrupted issuance${r.pending === 1 ? ' is' : 's are'} not visible in IAM yet; the next run retries.\n`);
-  for (const f of r.failed) io.stderr(`Warning: could not roll back the interrupted issuance of ${f.leaseId}: ${f.error}\n`);
+  if (r.rootKeysDeleted.length) io.stderr(`Finished an interrupted rotate-root: deleted the root key(s) it left, ${r.rootKeysDeleted.join(', ')}.\n`);
+  for (const f of r.failed) io.stderr(`Warning: could not roll back the interrupted ${f.leaseId === 'config/rotate-root' ? 'rotate-root' : `issuance of ${f.leaseId}`}: ${f.error}\n`);
 }
 
 function reportBulk(result: BulkRevokeResult, run: Run, what: string): void {

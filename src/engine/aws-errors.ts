@@ -1,3 +1,4 @@
+import { ENDPOINT_OF_ERROR } from '../aws/clients.js';
 import { AwsUserError, UserError } from '../errors.js';
 
 /** What the SDK puts on an error AWS answered with. */
@@ -12,8 +13,20 @@ interface SdkServiceError {
 function asServiceError(err: unknown): SdkServiceError | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as Error & SdkServiceError;
-  return e.$metadata !== undefined && e.$fault !== undefined ? e : undefined;
+  return e.$metadata !== undefined && e.$fault !== undefined && !isUnparsed(e) ? e : undefined;
 }
+
+/**
+ * An answer the SDK could not read as AWS's (an HTML error page from a proxy
+ * or load balancer, a truncated body): it then names the error "Unknown" or
+ * throws its parser's SyntaxError, neither of which says anything to a user.
+ */
+function isUnparsed(e: Error & Partial<SdkServiceError>): boolean {
+  if (e.$metadata?.httpStatusCode === undefined) return false;
+  return e.name === 'SyntaxError' || (e.name === 'Unknown' && !e.Code) || /XML parse error|Deserialization error|is not valid JSON/i.test(e.message);
+}
+
+
 
 /**
  * AWS's error code as AWS documents it ("NoSuchEntity", "DeleteConflict",
@@ -71,8 +84,18 @@ const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 
  * throttling reach here only after the adaptive retries gave up, which the
  * message says. Anything that is not from AWS passes through untouched.
  */
-export function toUserError(err: unknown, context: { mount?: string; role?: string; operation: string }): unknown {
+export function toUserError(err: unknown, context: { mount?: string; role?: string; operation: string }, waitedMs?: number): unknown {
   if (err instanceof UserError) return err;
+  const endpoint = (err as { [ENDPOINT_OF_ERROR]?: string } | undefined)?.[ENDPOINT_OF_ERROR] ?? 'the AWS endpoint';
+  if (err instanceof Error && isUnparsed(err as Error & SdkServiceError)) {
+    const meta = (err as Error & SdkServiceError).$metadata;
+    const tries = (meta?.attempts ?? 1) > 1 ? ` (after ${meta!.attempts} attempts)` : '';
+    return new AwsUserError('UnreadableAnswer', `HTTP ${meta?.httpStatusCode} from ${endpoint}, not an AWS answer${tries}`, context, { cause: err });
+  }
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    const waited = waitedMs === undefined ? '' : ` (waited ${(waitedMs / 1000).toFixed(1)} s in all)`;
+    return new AwsUserError('RequestTimeout', `no answer from ${endpoint}${waited}: ${err.message.replace(/^@smithy\/node-http-handler - (\[ERROR\] )?/, '')}`, context, { cause: err });
+  }
   const e = asServiceError(err);
   if (e) {
     const attempts = e.$metadata?.attempts ?? 1;
@@ -93,9 +116,10 @@ export function toUserError(err: unknown, context: { mount?: string; role?: stri
 
 /** Runs one AWS call, reporting a failure as toUserError does. */
 export async function awsCall<T>(context: { mount?: string; role?: string; operation: string }, call: () => Promise<T>): Promise<T> {
+  const started = Date.now();
   try {
     return await call();
   } catch (err) {
-    throw toUserError(err, context);
+    throw toUserError(err, context, Date.now() - started);
   }
 }

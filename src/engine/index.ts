@@ -1,10 +1,10 @@
 import type { AuditLog } from '../audit.js';
-import type { AwsClients } from '../aws/clients.js';
-import type { Clock } from '../clock.js';
 import { errorMessage, UserError } from '../errors.js';
-import type { AppliedSnapshot, Lease, MountConfig } from '../model/types.js';
-import type { LeaseFilter, StateStore } from '../state/store.js';
+import type { AppliedSnapshot, Lease } from '../model/types.js';
+import type { LeaseFilter } from '../state/store.js';
 import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
+import { mountConfig, REVOKE_CONCURRENCY, type EngineDeps } from './deps.js';
+import { hasInterruptedRotation, recoverRootRotations } from './root.js';
 import { issueJournal, recoverJournal, type RecoverResult } from './journal.js';
 import { newLeaseId, prefixPath } from './lease-id.js';
 import { forEachBounded } from './pool.js';
@@ -13,18 +13,7 @@ import { waitUntilAccepted } from './usable.js';
 
 export type { IssuedCredential, IssueRequest } from './credential-type.js';
 export type { RecoverResult } from './journal.js';
-
-export interface EngineDeps {
-  state: StateStore;
-  clients: AwsClients;
-  clock: Clock;
-  audit: AuditLog;
-}
-
-/** Leases revoked at once by revokePrefix and tidy: enough to hide IAM's latency, few enough not to provoke its throttling. */
-export const REVOKE_CONCURRENCY = 8;
-/** Vault's config/lease default, for a mount the state has no config for. */
-export const DEFAULT_LEASE_SECONDS = 768 * 3600;
+export { DEFAULT_LEASE_SECONDS, mountConfig, REVOKE_CONCURRENCY, type EngineDeps } from './deps.js';
 
 export { USABLE_FIRST_WAIT_MS, USABLE_MAX_WAIT_MS, USABLE_TIMEOUT_MS } from './usable.js';
 
@@ -86,10 +75,27 @@ export class Engine {
           details: { kind: entry.kind, found_in_aws: outcome === 'deleted', ...userNameOf(entry.data) },
         }),
     });
+    const mounts = applied.mounts.length ? applied.mounts : [mountConfig(applied, 'aws')];
+    try {
+      for (const r of await recoverRootRotations({ state, clients }, mounts)) {
+        result.rootKeysDeleted.push(...r.deleted);
+        audit.record({ operation: 'rotate-root', outcome: 'ok', mount: r.mount, details: { recovered_interrupted_rotation: true, cleaned_up: r.deleted.join(',') || undefined } });
+      }
+    } catch (err) {
+      result.failed.push({ id: 'rotate-root', leaseId: 'config/rotate-root', error: errorMessage(err) });
+    }
     for (const f of result.failed) {
       audit.record({ operation: 'recover', outcome: 'error', lease_id: f.leaseId, error: f.error });
     }
     return result;
+  }
+
+  /** Whether recover() has anything to do: a journal entry, or an interrupted rotate-root. */
+  async needsRecovery(): Promise<boolean> {
+    const { state } = this.deps;
+    if ((await state.listJournal()).length > 0) return true;
+    const applied = await state.getApplied();
+    return hasInterruptedRotation(state, applied.mounts.length ? applied.mounts : [mountConfig(applied, 'aws')]);
   }
 
   async issue(req: IssueRequest): Promise<IssuedCredential> {
@@ -274,9 +280,6 @@ export class Engine {
   }
 }
 
-export function mountConfig(applied: AppliedSnapshot, name: string): MountConfig {
-  return applied.mounts.find((m) => m.name === name) ?? { name, lease: DEFAULT_LEASE_SECONDS, lease_max: DEFAULT_LEASE_SECONDS, roles: '' };
-}
 
 function kindOf(lease: Lease): CredentialKind {
   const kind = credentialKind(lease.credentialType);

@@ -49,6 +49,8 @@ export interface RecoverResult {
   pending: number;
   /** Entries whose rollback failed (AWS unreachable, refused...): kept, retried by the next run. */
   failed: { id: string; leaseId: string; error: string }[];
+  /** Root access keys an interrupted rotate-root left, deleted (root.ts recoverRootRotations). */
+  rootKeysDeleted: string[];
 }
 
 export interface RecoverDeps {
@@ -61,7 +63,7 @@ export interface RecoverDeps {
 }
 
 export async function recoverJournal(deps: RecoverDeps): Promise<RecoverResult> {
-  const result: RecoverResult = { rolledBack: 0, completed: 0, pending: 0, failed: [] };
+  const result: RecoverResult = { rolledBack: 0, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] };
   for (const entry of await deps.state.listJournal()) {
     if (await deps.state.getLease(entry.leaseId)) {
       await deps.state.deleteJournal(entry.id);

@@ -7,7 +7,7 @@ import { readStoredRootKeys } from '../state/root-keys.js';
 import type { Clock } from '../clock.js';
 import { awsCall, isNoSuchEntity } from './aws-errors.js';
 import { CREDOPS_TAGS } from './iam-user.js';
-import { mountConfig, REVOKE_CONCURRENCY } from './index.js';
+import { mountConfig, REVOKE_CONCURRENCY } from './deps.js';
 import { forEachBounded } from './pool.js';
 import { credentialKinds } from './registry.js';
 import { deleteIamUserCompletely } from './revoke.js';

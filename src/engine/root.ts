@@ -14,8 +14,8 @@ import { rootCredentialsProvider } from '../aws/credentials.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { MountConfig } from '../model/types.js';
 import type { StateStore } from '../state/store.js';
-import { awsCall, isAwsError, isNoSuchEntity } from './aws-errors.js';
-import { mountConfig, type EngineDeps } from './index.js';
+import { awsCall, isAwsError, isNoSuchEntity, nothingCreated } from './aws-errors.js';
+import { mountConfig, type EngineDeps } from './deps.js';
 import { waitUntilAccepted } from './usable.js';
 
 /**
@@ -168,19 +168,37 @@ async function rotate(deps: RootDeps, mount: string): Promise<RotateRootResult> 
   await state.setSetting(ROTATION_SETTING_KEY(mount), JSON.stringify(marker));
 
   let created: RootKeys & { userName: string };
-  try {
-    const res = await awsCall(op(mount, 'CreateAccessKey'), () => iam.send(new CreateAccessKeyCommand({ UserName: userName })));
-    if (!res.AccessKey?.AccessKeyId || !res.AccessKey.SecretAccessKey) throw new Error('CreateAccessKey returned no access key');
-    created = { accessKeyId: res.AccessKey.AccessKeyId, secretAccessKey: res.AccessKey.SecretAccessKey, userName };
-  } catch (err) {
-    // A refusal (4xx) created nothing. After a 5xx or a lost connection the key
-    // may exist all the same: the marker stays so that the next run deletes it.
-    if (!refusedByAws(err)) {
-      throw new UserError(`${errorMessage(err)}. If AWS created a key all the same, the next rotate-root deletes it`, { cause: err });
+  for (let round = 1; ; round++) {
+    try {
+      const res = await awsCall(op(mount, 'CreateAccessKey'), () => iam.send(new CreateAccessKeyCommand({ UserName: userName })));
+      if (!res.AccessKey?.AccessKeyId || !res.AccessKey.SecretAccessKey) throw new Error('CreateAccessKey returned no access key');
+      created = { accessKeyId: res.AccessKey.AccessKeyId, secretAccessKey: res.AccessKey.SecretAccessKey, userName };
+      // The SDK retried: an earlier attempt may have created a key whose answer was lost.
+      if ((res.$metadata.attempts ?? 1) > 1) await deleteRotationLeftovers(iam, mount, marker, [old.accessKeyId, created.accessKeyId]);
+      break;
+    } catch (err) {
+      if (nothingCreated(err)) {
+        // Refused on the first and only attempt (4xx): nothing was created.
+        await state.deleteSetting(ROTATION_SETTING_KEY(mount));
+        if (isAwsError(err, 'LimitExceeded')) throw await tooManyKeys(iam, mount, userName, old.accessKeyId, err);
+        throw err;
+      }
+      // After a 5xx, a lost connection or a retry, a key may exist all the same (and
+      // take the user's second key slot, so that the retry hit LimitExceeded): keys
+      // created since the rotation started are found and deleted now, and the
+      // rotation tried once more. If the clean-up fails too, the marker stays and
+      // the next command's recovery finishes it.
+      let deleted: string[];
+      try {
+        deleted = await deleteRotationLeftovers(iam, mount, marker, [old.accessKeyId]);
+      } catch {
+        throw new UserError(`${errorMessage(err)}. If AWS created a key all the same, the next credops command deletes it. Mount "${mount}" still uses ${old.accessKeyId}`, { cause: err });
+      }
+      if (deleted.length && round === 1) continue;
+      await state.deleteSetting(ROTATION_SETTING_KEY(mount));
+      const cleaned = deleted.length ? ` The key(s) AWS created all the same (${deleted.join(', ')}) were deleted again.` : '';
+      throw new UserError(`${errorMessage(err)}.${cleaned} Mount "${mount}" still uses ${old.accessKeyId}`, { cause: err });
     }
-    await state.deleteSetting(ROTATION_SETTING_KEY(mount));
-    if (isAwsError(err, 'LimitExceeded')) throw await tooManyKeys(iam, mount, userName, old.accessKeyId, err);
-    throw err;
   }
 
   try {
@@ -270,14 +288,21 @@ async function undo(
  * someone else and stay. CreateDate is AWS's clock, so ours is allowed to be
  * off by as much as SigV4 itself allows.
  */
-async function finishInterruptedRotation(deps: RootDeps, iam: IAMClient, mount: string, storedKeyId: string): Promise<string[]> {
+async function finishInterruptedRotation(deps: Pick<RootDeps, 'state'>, iam: IAMClient, mount: string, storedKeyId: string): Promise<string[]> {
   const marker = await readMarker(deps.state, mount);
   if (!marker) return [];
+  const leftovers = await deleteRotationLeftovers(iam, mount, marker, [storedKeyId]);
+  await deps.state.deleteSetting(ROTATION_SETTING_KEY(mount));
+  return leftovers;
+}
+
+/** The user's keys other than `keep` that the rotation (or the one before it) created. */
+async function deleteRotationLeftovers(iam: IAMClient, mount: string, marker: RotationMarker, keep: string[]): Promise<string[]> {
   const startedAt = Date.parse(marker.started_at) - SIGV4_CLOCK_SKEW_MS;
   const operation = 'cleaning up after an interrupted rotate-root';
   const res = await awsCall(op(mount, `ListAccessKeys (${operation})`), () => iam.send(new ListAccessKeysCommand({ UserName: marker.user_name })));
   const leftovers = (res.AccessKeyMetadata ?? [])
-    .filter((k) => k.AccessKeyId && k.AccessKeyId !== storedKeyId)
+    .filter((k) => k.AccessKeyId && !keep.includes(k.AccessKeyId))
     .filter((k) => k.AccessKeyId === marker.old_access_key_id || (k.CreateDate?.getTime() ?? 0) >= startedAt)
     .map((k) => k.AccessKeyId!);
   for (const accessKeyId of leftovers) {
@@ -287,8 +312,32 @@ async function finishInterruptedRotation(deps: RootDeps, iam: IAMClient, mount: 
       if (!isNoSuchEntity(err)) throw err;
     }
   }
-  await deps.state.deleteSetting(ROTATION_SETTING_KEY(mount));
   return leftovers;
+}
+
+/**
+ * Every command's recovery (Engine.recover) finishes what a rotate-root that
+ * died left: without it, a key created just before the crash would live on,
+ * unknown to the state, until someone ran rotate-root again. Reads only the
+ * stored key's id (not the secret), so it needs no CREDOPS_STATE_KEY.
+ */
+export async function hasInterruptedRotation(state: StateStore, mounts: MountConfig[]): Promise<boolean> {
+  for (const mount of mounts) if (await readMarker(state, mount.name)) return true;
+  return false;
+}
+
+export async function recoverRootRotations(deps: Pick<RootDeps, 'state' | 'clients'>, mounts: MountConfig[]): Promise<{ mount: string; deleted: string[] }[]> {
+  const done: { mount: string; deleted: string[] }[] = [];
+  for (const mount of mounts) {
+    if (!(await readMarker(deps.state, mount.name))) continue;
+    const stored = await readStoredRootKeys(deps.state, mount.name);
+    if (!stored) {
+      await deps.state.deleteSetting(ROTATION_SETTING_KEY(mount.name));
+      continue;
+    }
+    done.push({ mount: mount.name, deleted: await finishInterruptedRotation(deps, deps.clients.iam(mount), mount.name, stored.access_key_id) });
+  }
+  return done;
 }
 
 async function tooManyKeys(iam: IAMClient, mount: string, userName: string, storedKeyId: string, cause: unknown): Promise<UserError> {
@@ -327,11 +376,5 @@ function checkAccessKeyId(id: string): void {
 /** Names the failing call in AWS errors: "aws/config/rotate-root CreateAccessKey: AWS AccessDenied: ...". */
 function op(mount: string, operation: string) {
   return { operation: `${mount}/config/rotate-root ${operation}` };
-}
-
-/** AWS answered with a client fault: the request was not carried out. */
-function refusedByAws(err: unknown): boolean {
-  const sdkError = err instanceof UserError ? err.cause : err;
-  return (sdkError as { $fault?: string } | undefined)?.$fault === 'client';
 }
 

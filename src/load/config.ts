@@ -3,6 +3,7 @@ import type { ConfigFile, Mount } from '../model/schema-types.js';
 import type { EngineConfig, MountConfig } from '../model/types.js';
 import type { MountGlob } from '../schema/cross-file.js';
 import { CONFIG_RULES } from '../schema/rules.js';
+import { durationSeconds } from '../schema/vault-values.js';
 import { validateAgainstSchema } from '../schema/validate-document.js';
 import type { LoadContext } from './context.js';
 
@@ -51,6 +52,10 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
     };
     for (const key of ['region', 'iam_endpoint', 'sts_endpoint', 'max_retries', 'username_template'] as const) {
       if (m[key] !== undefined) (mount as unknown as Record<string, unknown>)[key] = m[key];
+    }
+    for (const key of ['connect_timeout', 'request_timeout'] as const) {
+      const seconds = durationSeconds(m[key]);
+      if (seconds !== undefined) mount[key] = seconds;
     }
     mounts[name] = mount;
   }

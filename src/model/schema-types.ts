@@ -352,6 +352,14 @@ export interface Mount {
    */
   max_retries?: number;
   /**
+   * How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.
+   */
+  connect_timeout?: number | string | null;
+  /**
+   * How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.
+   */
+  request_timeout?: number | string | null;
+  /**
    * Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.
    */
   lease?: number | string | null;

@@ -89,6 +89,10 @@ export interface MountConfig {
   iam_endpoint?: string;
   sts_endpoint?: string;
   max_retries?: number;
+  /** Seconds to establish a connection to an AWS endpoint (per attempt). */
+  connect_timeout?: number;
+  /** Seconds one AWS request may wait for its answer (per attempt). */
+  request_timeout?: number;
   /** Seconds; iam_user leases only (Vault's config/lease). Default 768h. */
   lease: number;
   lease_max: number;

@@ -212,18 +212,47 @@ describe('credops config rotate-root', () => {
     expect(keysOfRoot()).toHaveLength(1);
   });
 
-  it('keeps track of a CreateAccessKey whose outcome is unknown, and the next run cleans up', async () => {
+  it('resolves a CreateAccessKey whose outcome is unknown at once, by reading the keys', async () => {
     await storeRootKey();
     aws.faults.failNext('iam:CreateAccessKey', 'ServiceUnavailable', 4);
 
     const failed = await credops(['config', 'rotate-root']);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/ServiceUnavailable.*the next rotate-root deletes it/);
-    expect((await credops(['config', 'root'])).stdout).toMatch(/^interrupted_rotation {4,}started /m);
+    expect(failed.stderr).toMatch(/ServiceUnavailable.*Mount "aws" still uses/);
+    expect((await credops(['config', 'root'])).stdout).not.toContain('interrupted_rotation');
+    expect(keysOfRoot()).toEqual([root.accessKeyId]);
 
     const r = await credops(['config', 'rotate-root']);
     expect(r.code).toBe(0);
     expect(keysOfRoot()).toEqual([rotatedKeyId(r.stdout)]);
+  });
+
+  for (const how of ['ServiceUnavailable', 'reset']) {
+    it(`a key AWS created but whose answer was lost (${how}) is deleted, and the rotation completes with one key`, async () => {
+      await storeRootKey();
+      // The lost attempt's key takes the user's second slot: the SDK's retry hits LimitExceeded.
+      aws.faults.loseResponse('CreateAccessKey', how, 1);
+      const r = await credops(['config', 'rotate-root']);
+      expect(r.code, r.stderr).toBe(0);
+      const newKey = rotatedKeyId(r.stdout);
+      expect(keysOfRoot()).toEqual([newKey]);
+      expect((await storedRoot()).stored?.access_key_id).toBe(newKey);
+      expect((await credops(['config', 'root'])).stdout).not.toContain('interrupted_rotation');
+    });
+  }
+
+  it('a rotate-root killed after CreateAccessKey is finished by the next command of any kind', async () => {
+    await storeRootKey();
+    const t: TempState = { state: undefined as never, url: stateUrl, dir, auditPath, close: async () => {} };
+    // GetUser, then CreateAccessKey: killed before the new key is stored.
+    const crashed = await runCli(aws, t, ['config', 'rotate-root'], { CREDOPS_STATE_KEY: STATE_KEY, [TEST_CRASH_AFTER_CALL_ENV]: '2' });
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(keysOfRoot()).toHaveLength(2);
+
+    const list = await credops(['lease', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stderr).toMatch(/Finished an interrupted rotate-root: deleted the root key\(s\) it left, \w+/);
+    expect(keysOfRoot()).toEqual([root.accessKeyId]);
     expect((await credops(['config', 'root'])).stdout).not.toContain('interrupted_rotation');
   });
 
