@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { configureRoot, describeRoot, rotateRoot, type RootDeps } from '../engine/root.js';
 import { UserError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
+import type { Location } from './location.js';
 import { runtimeFor, withLock, withState, type Run } from './runtime.js';
 
 interface MountOptions {
@@ -19,14 +20,14 @@ export function registerConfig(program: Command, run: Run): void {
     .option('--access-key <id>', 'access key id of the IAM user credops acts as; the secret access key is read from stdin')
     .action(async (opts: MountOptions & { accessKey?: string }, cmd: Command) => {
       if (opts.accessKey === undefined) {
-        await withState(cmd, run, async (state) => run.io.stdout(table(await describeRows(rootDeps(state, run), opts.mount))));
+        await withState(cmd, run, async (state, where) => run.io.stdout(table(await describeRows(rootDeps(state, run, where), opts.mount))), { readOnly: true });
         return;
       }
       const secretAccessKey = await readSecretFromStdin(run);
-      await withState(cmd, run, (state) =>
+      await withState(cmd, run, (state, where) =>
         withLock(cmd, state, 'config root', async () => {
           await warnIfMountNotApplied(state, opts.mount, run);
-          const stored = await configureRoot(rootDeps(state, run), { mount: opts.mount, accessKeyId: opts.accessKey!, secretAccessKey });
+          const stored = await configureRoot(rootDeps(state, run, where), { mount: opts.mount, accessKeyId: opts.accessKey!, secretAccessKey });
           run.io.stdout(`Success! Data written to: ${opts.mount}/config/root (access key ${stored.access_key_id})\n`);
         }),
       );
@@ -37,8 +38,8 @@ export function registerConfig(program: Command, run: Run): void {
     .description('replace the stored root key with a new key of the same IAM user that only credops knows')
     .option('--mount <name>', 'secrets engine mount', 'aws')
     .action(async (opts: MountOptions, cmd: Command) => {
-      const result = await withState(cmd, run, (state) =>
-        withLock(cmd, state, 'config rotate-root', () => rotateRoot(rootDeps(state, run), { mount: opts.mount })),
+      const result = await withState(cmd, run, (state, where) =>
+        withLock(cmd, state, 'config rotate-root', () => rotateRoot(rootDeps(state, run, where), { mount: opts.mount })),
       );
       if (result.cleanedUp.length) {
         run.io.stderr(`A previous rotate-root was interrupted; deleted the key(s) it left: ${result.cleanedUp.join(', ')}.\n`);
@@ -47,8 +48,8 @@ export function registerConfig(program: Command, run: Run): void {
     });
 }
 
-function rootDeps(state: StateStore, run: Run): RootDeps {
-  return runtimeFor(state, run.io);
+function rootDeps(state: StateStore, run: Run, where: Location): RootDeps {
+  return runtimeFor(state, run.io, where);
 }
 
 async function readSecretFromStdin(run: Run): Promise<string> {

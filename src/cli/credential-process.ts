@@ -6,9 +6,9 @@ import type { IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { parseDuration } from '../duration.js';
 import { STATE_KEY_ENV, stateKeyFromEnv } from '../state/crypto.js';
-import { stateUrlFrom } from '../state/index.js';
 import type { StateStore } from '../state/store.js';
-import { globalOptions, runtimeFor, withLock, withState, type Run } from './runtime.js';
+import { locate } from './location.js';
+import { runtimeFor, withLock, withState, type Run } from './runtime.js';
 
 interface CredentialProcessOptions {
   mount: string;
@@ -42,8 +42,9 @@ export function registerCredentialProcess(program: Command, run: Run): void {
       const ttl = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
       const env = run.io.env;
       const cache = new CredentialCache(credentialCacheDir(env), env[STATE_KEY_ENV]?.trim() ? stateKeyFromEnv(env) : undefined);
+      const where = locate(cmd, run.io);
       const name = cacheEntryName({
-        state: stateIdentity(stateUrlFrom(globalOptions(cmd).state, env), run.io.cwd),
+        state: stateIdentity(where.stateUrl, where.stateBase),
         mount: opts.mount,
         role,
         ...(opts.roleArn ? { roleArn: opts.roleArn } : {}),
@@ -57,7 +58,7 @@ export function registerCredentialProcess(program: Command, run: Run): void {
         return withLock(cmd, state, 'credential-process', async () => {
           const again = await fromCache(state, cache, name);
           if (again) return again;
-          const engine = runtimeFor(state, run.io).engine;
+          const engine = runtimeFor(state, run.io, where).engine;
           await engine.recover();
           const applied = (await state.getApplied()).roles.find((r) => r.mount === opts.mount && r.name === role);
           // As a sink does. An unknown role is asked at creds/, where the engine says it does not exist.

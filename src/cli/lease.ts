@@ -21,12 +21,17 @@ export function registerLease(program: Command, run: Run): void {
     .option('--prefix <prefix>', 'only leases whose id starts with this')
     .addOption(format())
     .action(async (opts: { prefix?: string; format: OutputFormat }, cmd: Command) => {
-      await withState(cmd, run, async (state) => {
-        const engine = runtimeFor(state, run.io).engine;
-        await recoverIfNeeded(cmd, state, engine, run.io);
-        const leases = (await engine.list()).filter((l) => !opts.prefix || l.leaseId.startsWith(opts.prefix));
-        run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
-      });
+      await withState(
+        cmd,
+        run,
+        async (state, where) => {
+          const engine = runtimeFor(state, run.io, where).engine;
+          await recoverIfNeeded(cmd, state, engine, run.io);
+          const leases = opts.prefix ? await engine.under(opts.prefix) : await engine.list();
+          run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
+        },
+        { readOnly: true },
+      );
     });
 
   lease
@@ -35,11 +40,16 @@ export function registerLease(program: Command, run: Run): void {
     .argument('<lease_id>')
     .addOption(format())
     .action(async (leaseId: string, opts: { format: OutputFormat }, cmd: Command) => {
-      await withState(cmd, run, async (state) => {
-        const engine = runtimeFor(state, run.io).engine;
-        await recoverIfNeeded(cmd, state, engine, run.io);
-        run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format));
-      });
+      await withState(
+        cmd,
+        run,
+        async (state, where) => {
+          const engine = runtimeFor(state, run.io, where).engine;
+          await recoverIfNeeded(cmd, state, engine, run.io);
+          run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format));
+        },
+        { readOnly: true },
+      );
     });
 
   lease
@@ -97,9 +107,9 @@ export function registerLease(program: Command, run: Run): void {
 
 /** Opens the state, takes the lock, recovers the journal, then runs fn. */
 export async function withLockedEngine<T>(cmd: Command, run: Run, operation: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  return withState(cmd, run, (state) =>
+  return withState(cmd, run, (state, where) =>
     withLock(cmd, state, operation, async () => {
-      const engine = runtimeFor(state, run.io).engine;
+      const engine = runtimeFor(state, run.io, where).engine;
       reportRecovery(await engine.recover(), run.io);
       return fn(engine);
     }),

@@ -22,10 +22,15 @@ export function registerPlan(program: Command, run: Run): void {
     .option('--refresh', 'also check every live lease against AWS (read-only) and show drift')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const { model, warnings } = await readDesired(opts, run.io);
-      const plan = await withRuntime(cmd, run, async (rt) => {
-        const plan = await planAgainstState(rt.state, model, warnings);
-        return opts.refresh ? refreshPlan(plan, rt) : plan;
-      });
+      const plan = await withRuntime(
+        cmd,
+        run,
+        async (rt) => {
+          const plan = await planAgainstState(rt.state, model, warnings);
+          return opts.refresh ? refreshPlan(plan, rt) : plan;
+        },
+        { readOnly: true, config: model.config },
+      );
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
       if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });
       if (opts.detailedExitcode && (planHasChanges(plan) || planHasDrift(plan))) run.exitCode = 2;

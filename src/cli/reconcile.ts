@@ -32,6 +32,7 @@ export function registerReconcile(program: Command, run: Run): void {
             progress.finish();
           }
         }),
+        { config: model.config },
       );
       run.io.stdout(opts.format === 'json' ? `${JSON.stringify(resultJson(result), null, 2)}\n` : summaryLine(result));
       if (result.failed.length || result.sinks.some((s) => s.outcome === 'failed')) run.exitCode = 1;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
 import { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -8,7 +7,9 @@ import { parseDuration } from '../duration.js';
 import { Engine } from '../engine/index.js';
 import { awsClientsFor } from '../engine/root.js';
 import type { SinkContext } from '../sinks/index.js';
-import { openState, stateUrlFrom } from '../state/index.js';
+import type { EngineConfig } from '../model/types.js';
+import { NoStateError, openState } from '../state/index.js';
+import { locate, type Location } from './location.js';
 import type { LockOwner, StateStore } from '../state/store.js';
 
 /** What a command needs from the outside world; tests pass their own. */
@@ -53,11 +54,29 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-/** Opens the state named by --state / CREDOPS_STATE / the default, runs fn, always closes it. */
-export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStore) => Promise<T>): Promise<T> {
-  const state = await openState(stateUrlFrom(globalOptions(cmd).state, run.io.env));
+export interface StateOptions {
+  /**
+   * The command only reads: a state that does not exist yet is not created
+   * (it behaves as an empty one, and says so on stderr).
+   */
+  readOnly?: boolean;
+  /** The repo's config, when the command loaded it (its state: and audit_log:). */
+  config?: Pick<EngineConfig, 'state' | 'audit_log'>;
+}
+
+/** Opens the run's state (cli/location.ts says which), runs fn, always closes it. */
+export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStore, where: Location) => Promise<T>, opts: StateOptions = {}): Promise<T> {
+  const where = locate(cmd, run.io, opts.config);
+  let state: StateStore;
   try {
-    return await fn(state);
+    state = await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly });
+  } catch (err) {
+    if (!(opts.readOnly && err instanceof NoStateError)) throw err;
+    run.io.stderr(`No state at ${err.location} yet: nothing has been applied or issued with it. Showing an empty state.\n`);
+    state = await openState('sqlite::memory:');
+  }
+  try {
+    return await fn(state, where);
   } finally {
     await state.close();
   }
@@ -79,9 +98,9 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
 }
 
-export function runtimeFor(state: StateStore, io: Io): Runtime {
+export function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>): Runtime {
   const clients = awsClientsFor(state, io.env);
-  const audit = new AuditLog(auditLogPath(io), systemClock, io.env);
+  const audit = new AuditLog(where.auditPath, systemClock, io.env);
   return {
     state,
     clients,
@@ -94,13 +113,8 @@ export function runtimeFor(state: StateStore, io: Io): Runtime {
 }
 
 /** withState, with the run's Runtime built on the state. */
-export async function withRuntime<T>(cmd: Command, run: Run, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  return withState(cmd, run, (state) => fn(runtimeFor(state, run.io)));
-}
-
-/** The audit log sits beside the default state unless CREDOPS_AUDIT_LOG names another file. */
-export function auditLogPath(io: Io): string {
-  return resolve(io.cwd, io.env.CREDOPS_AUDIT_LOG ?? '.credops/audit.log');
+export async function withRuntime<T>(cmd: Command, run: Run, fn: (rt: Runtime) => Promise<T>, opts: StateOptions = {}): Promise<T> {
+  return withState(cmd, run, (state, where) => fn(runtimeFor(state, run.io, where)), opts);
 }
 
 /**

@@ -36,7 +36,7 @@ export function registerStatus(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: StatusOptions, cmd: Command) => {
       const now = systemClock.now();
-      const rows = await withRuntime(cmd, run, (rt) => sinkStatusRows(rt.state, rt.sinks, now));
+      const rows = await withRuntime(cmd, run, (rt) => sinkStatusRows(rt.state, rt.sinks, now), { readOnly: true });
       run.io.stdout(opts.format === 'json' ? `${JSON.stringify({ sinks: rows.map(rowJson) }, null, 2)}\n` : renderTable(rows, now));
     });
 }

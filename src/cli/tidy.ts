@@ -44,7 +44,7 @@ export function registerTidy(program: Command, run: Run): void {
           for (const f of result.failed) run.io.stderr(`Error: deleting ${f.userName}: ${f.error}\n`);
           if (result.failed.length) run.exitCode = 1;
         });
-      });
+      }, { readOnly: !opts.delete });
     });
 }
 

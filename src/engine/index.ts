@@ -176,10 +176,19 @@ export class Engine {
   /** Revokes every lease under a Vault-style prefix (`aws/creds/ROLE`), at most `concurrency` at a time. */
   async revokePrefix(prefix: string, opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     if (prefix.trim() === '') throw new UserError('revoke --prefix needs a prefix, such as aws/creds/ROLE or aws/');
+    return this.revokeAll(await this.under(prefix), opts);
+  }
+
+  /**
+   * The leases under a prefix, by Vault's rule for `lease list` and `lease
+   * revoke -prefix` alike (lease-id.ts prefixPath): a whole lease id is that
+   * lease, anything else a path, so aws/creds/oncal is not aws/creds/oncall.
+   */
+  async under(prefix: string): Promise<Lease[]> {
     const exact = await this.deps.state.getLease(prefix);
+    if (exact) return [exact];
     const path = prefixPath(prefix);
-    const leases = exact ? [exact] : (await this.deps.state.listLeases({ prefix: path })).filter((l) => l.leaseId.startsWith(path));
-    return this.revokeAll(leases, opts);
+    return (await this.deps.state.listLeases({ prefix: path })).filter((l) => l.leaseId.startsWith(path)).sort((a, b) => a.leaseId.localeCompare(b.leaseId));
   }
 
   /** Revokes every lease past its expiry, or past the revokeAt of a replaced credential. */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { SqliteStateStore } from './sqlite.js';
@@ -11,6 +12,16 @@ export const DEFAULT_STATE_URL = 'sqlite:.credops/state.db';
 export interface OpenStateOptions {
   /** Base of relative paths in the URL; default process.cwd(). */
   cwd?: string;
+  /** Create the state when it does not exist (default). When false, a missing state throws NoStateError. */
+  create?: boolean;
+}
+
+/** The state does not exist, and the caller asked not to create it. */
+export class NoStateError extends UserError {
+  override readonly name = 'NoStateError';
+  constructor(readonly location: string) {
+    super(`there is no state at ${location}`);
+  }
 }
 
 /** Opens the backend for one URL scheme; `rest` is the URL after "SCHEME:". */
@@ -18,7 +29,11 @@ type BackendOpener = (rest: string, url: string, options: Required<OpenStateOpti
 
 /** The state backends, by URL scheme. A new backend is one file and one line here. */
 const BACKENDS: Record<string, BackendOpener> = {
-  sqlite: async (rest, url, { cwd }) => SqliteStateStore.open(sqlitePath(rest, url, cwd), { url }),
+  sqlite: async (rest, url, { cwd, create }) => {
+    const path = sqlitePath(rest, url, cwd);
+    if (!create && path !== ':memory:' && !existsSync(path)) throw new NoStateError(path);
+    return SqliteStateStore.open(path, { url });
+  },
 };
 
 /** `--state` flag, else CREDOPS_STATE, else the default. */
@@ -37,7 +52,7 @@ export async function openState(url: string, options: OpenStateOptions = {}): Pr
     const what = scheme ? `unknown state backend "${scheme}"` : 'a state URL must start with a backend scheme';
     throw new UserError(`${what} in --state/CREDOPS_STATE "${url}"; known: ${known} (e.g. ${DEFAULT_STATE_URL})`);
   }
-  return opener(match[2] ?? '', url, { cwd: options.cwd ?? process.cwd() });
+  return opener(match[2] ?? '', url, { cwd: options.cwd ?? process.cwd(), create: options.create ?? true });
 }
 
 /**

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
@@ -62,6 +62,7 @@ export class SqliteStateStore implements StateStore {
     const url = options.url ?? `sqlite:${path}`;
     const memory = path === ':memory:';
     if (!memory) {
+      refuseForeignFile(path, url);
       try {
         mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
         // The state holds encrypted root keys and what every lease consists of:
@@ -425,5 +426,38 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A state file that exists must be credops's. An empty file (a failed copy, a
+ * truncated restore, `touch`) would otherwise be taken for a fresh state, and
+ * the next reconcile would issue every sink again and forget the live users of
+ * the real one. A SQLite database of something else would get credops's tables.
+ */
+function refuseForeignFile(path: string, url: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return; // does not exist: a new state
+  }
+  const fresh = `To start a new, empty state on purpose, move the file away (mv ${path} ${path}.bak) and run again`;
+  if (size === 0) throw new UserError(`the state ${url} is an empty file (0 bytes), not a credops state; nothing was changed. ${fresh}`);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+    if (tables.length > 0 && !tables.includes('schema_version')) {
+      throw new UserError(`the state ${url} is a SQLite database of something else (tables ${tables.slice(0, 5).join(', ')}), not a credops state; nothing was changed. ${fresh}`);
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if (err instanceof Database.SqliteError && (err.code === 'SQLITE_NOTADB' || err.code === 'SQLITE_CORRUPT')) {
+      throw new UserError(`the state ${url} is not a credops state: ${path} is not a SQLite database; nothing was changed. ${fresh}`, { cause: err });
+    }
+    // Anything else (WAL recovery needing write access, a lock) is for the real open to report.
+  } finally {
+    db?.close();
   }
 }
