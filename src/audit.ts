@@ -67,14 +67,20 @@ export class AuditLog {
     if (this.path === undefined) return;
     const record: AuditRecord = { time: new Date(this.clock.now()).toISOString(), actor: this.actor, ...event };
     const line = `${JSON.stringify(record)}\n`;
-    if (!this.dirReady) {
-      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.dirReady = true;
+    try {
+      if (!this.dirReady) {
+        mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+        this.dirReady = true;
+      }
+      // One write(2) on an O_APPEND descriptor per line: the kernel places each
+      // write at the end atomically, so lines from concurrent credops processes
+      // never interleave. The mode applies when the file is created.
+      appendFileSync(this.path, line, { mode: 0o600, flag: 'a' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A write(2) error carries no path of its own: name the audit log.
+      throw Object.assign(new Error(`cannot write the audit log ${this.path}: ${(err as Error).message}`, { cause: err }), { code, path: this.path, syscall: 'write' });
     }
-    // One write(2) on an O_APPEND descriptor per line: the kernel places each
-    // write at the end atomically, so lines from concurrent credops processes
-    // never interleave. The mode applies when the file is created.
-    appendFileSync(this.path, line, { mode: 0o600, flag: 'a' });
   }
 }
 

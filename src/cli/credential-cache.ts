@@ -1,20 +1,22 @@
-import { createHash } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
 import type { Lease } from '../model/types.js';
 import { writeFileAtomic } from '../sinks/atomic-file.js';
-import { decryptSecret, encryptSecret } from '../state/crypto.js';
+import { decryptSecret, encryptSecret, STATE_KEY_ENV, stateKeyFromEnv } from '../state/crypto.js';
 
 /**
  * The cache behind `credops credential-process`: the AWS SDKs run the command
  * whenever they want credentials (every process start, every refresh), and
  * each run must not issue a new IAM user. The secret must not go into the
  * state (DESIGN invariant 2), so it is kept in a file of the user's own, mode
- * 0600 in a 0700 directory, encrypted with CREDOPS_STATE_KEY when that is set,
- * like the AWS CLI's own ~/.aws/cli/cache. A cached credential is used again
- * only while its lease is still in the state (not revoked, not replaced) and
- * far enough from its expiry.
+ * 0600 in a 0700 directory, always encrypted (AES-256-GCM): with
+ * CREDOPS_STATE_KEY when that is set, else with a random key of the user's
+ * kept apart from the cache (cacheKey below). A cached credential is used
+ * again only while its lease is still in the state (not revoked, not replaced)
+ * and far enough from its expiry.
  */
 
 export const CACHE_DIR_ENV = 'CREDOPS_CACHE_DIR';
@@ -43,7 +45,6 @@ interface CacheFile {
   version: number;
   /** encryptSecret() of the credential's JSON, with the file name as context. */
   encrypted?: string;
-  credential?: CachedCredential;
 }
 
 /** $CREDOPS_CACHE_DIR, else $XDG_CACHE_HOME/credops, else ~/.cache/credops (XDG Base Directory). */
@@ -74,11 +75,51 @@ export function reusableUntil(cached: CachedCredential, lease: Lease | undefined
   return Number.isFinite(until) && until - now > marginSeconds * 1000 ? until : undefined;
 }
 
+/** $XDG_CONFIG_HOME/credops/cache.key, else ~/.config/credops/cache.key: not in the cache directory, so a copy of the cache alone reveals nothing. */
+export function cacheKeyPath(env: NodeJS.ProcessEnv, home: string = env.HOME || homedir()): string {
+  const xdg = env.XDG_CONFIG_HOME?.trim();
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.config'), 'credops', 'cache.key');
+}
+
+/**
+ * The key the cache is encrypted with: CREDOPS_STATE_KEY when set (so a CI job
+ * or a shared machine decides), else 32 random bytes created on first use in
+ * cacheKeyPath(), mode 0600. Two processes creating it at once agree: the file
+ * is created exclusively, and the loser reads the winner's.
+ */
+export async function cacheKey(env: NodeJS.ProcessEnv): Promise<Buffer> {
+  if (env[STATE_KEY_ENV]?.trim()) return stateKeyFromEnv(env);
+  const path = cacheKeyPath(env);
+  const read = async () => {
+    const hex = (await readFile(path, 'utf8')).trim();
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new UserError(`${path} is not a credops cache key (64 hex characters); delete it to have a new one made`);
+    return Buffer.from(hex, 'hex');
+  };
+  try {
+    return await read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${randomBytes(32).toString('hex')}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return read();
+}
+
 export class CredentialCache {
-  /** `key`: the state key (stateKeyFromEnv) to encrypt entries with; without one they are stored as they are, mode 0600. */
+  /** `key`: what entries are encrypted with (cacheKey()); an entry is never written in the clear. */
   constructor(
     readonly dir: string,
-    private readonly key?: Buffer,
+    private readonly key: Buffer,
   ) {}
 
   /** The entry, or undefined when there is none or it cannot be trusted (not ours, readable by others, another key). */
@@ -90,12 +131,9 @@ export class CredentialCache {
       if ((process.getuid && info.uid !== process.getuid()) || (info.mode & 0o077) !== 0) return undefined;
       const file = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
       if (file.version !== FORMAT_VERSION) return undefined;
-      if (this.key) {
-        // Without encryption a file is not trusted either: an attacker could have written it.
-        if (typeof file.encrypted !== 'string') return undefined;
-        return validCredential(JSON.parse(decryptSecret(file.encrypted, this.key, context(name))));
-      }
-      return validCredential(file.credential);
+      // An entry in the clear is not trusted either: an attacker could have written it.
+      if (typeof file.encrypted !== 'string') return undefined;
+      return validCredential(JSON.parse(decryptSecret(file.encrypted, this.key, context(name))));
     } catch {
       return undefined;
     }
@@ -103,9 +141,7 @@ export class CredentialCache {
 
   /** Writes atomically (temp file, fsync, rename), mode 0600, so that a concurrent reader sees the old entry or the new one. */
   async write(name: string, credential: CachedCredential): Promise<void> {
-    const file: CacheFile = this.key
-      ? { version: FORMAT_VERSION, encrypted: encryptSecret(JSON.stringify(credential), this.key, context(name)) }
-      : { version: FORMAT_VERSION, credential };
+    const file: CacheFile = { version: FORMAT_VERSION, encrypted: encryptSecret(JSON.stringify(credential), this.key, context(name)) };
     await writeFileAtomic(join(this.dir, name), `${JSON.stringify(file)}\n`);
   }
 

@@ -1,11 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { CredentialCache, cacheEntryName, credentialCacheDir, reusableUntil, type CachedCredential } from './credential-cache.js';
+import { CredentialCache, cacheEntryName, cacheKey, credentialCacheDir, reusableUntil, type CachedCredential } from './credential-cache.js';
 import type { IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { parseDuration } from '../duration.js';
-import { STATE_KEY_ENV, stateKeyFromEnv } from '../state/crypto.js';
 import type { StateStore } from '../state/store.js';
 import { locate } from './location.js';
 import { runtimeFor, withLock, withState, type Run } from './runtime.js';
@@ -41,7 +40,7 @@ export function registerCredentialProcess(program: Command, run: Run): void {
     .action(async (role: string, opts: CredentialProcessOptions, cmd: Command) => {
       const ttl = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
       const env = run.io.env;
-      const cache = new CredentialCache(credentialCacheDir(env), env[STATE_KEY_ENV]?.trim() ? stateKeyFromEnv(env) : undefined);
+      const cache = new CredentialCache(credentialCacheDir(env), await cacheKey(env));
       const where = locate(cmd, run.io);
       const name = cacheEntryName({
         state: stateIdentity(where.stateUrl, where.stateBase),

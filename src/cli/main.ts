@@ -45,9 +45,42 @@ function reportError(err: unknown, io: Io, debug: boolean): number {
     io.stderr(`Error: ${err.message}\n`);
     return 1;
   }
+  const environmental = environmentError(err);
+  if (environmental) {
+    io.stderr(`Error: ${environmental}\n`);
+    return 1;
+  }
   const message = errorMessage(err);
   io.stderr(`Error: internal error: ${message}\n`);
   if (debug && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
   else io.stderr('This is a bug in credops; run again with --debug for the stack trace.\n');
   return 1;
+}
+
+/** What the operating system says, in words: no credops bug, something the user can fix. */
+const SYSTEM_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/**
+ * A full disk, a read-only file system or a permission refused are the
+ * machine's state, not a bug: say which path and what the system said. SQLite
+ * reports a full disk as SQLITE_FULL, without a path: the state is the only
+ * database credops writes.
+ */
+function environmentError(err: unknown): string | undefined {
+  const e = err as { code?: string; path?: string; syscall?: string; message?: string } | undefined;
+  if (!e || typeof e.code !== 'string') return undefined;
+  if (e.code === 'SQLITE_FULL') return `cannot write the state: the database or disk is full (${e.message ?? ''}); free some space and run again`;
+  const why = SYSTEM_ERRORS[e.code];
+  if (!why) return undefined;
+  return `${e.syscall ? `${e.syscall} ` : ''}${e.path ?? '(unknown path)'}: ${why} (${e.code})`;
 }

@@ -28,7 +28,7 @@ export function registerWatch(program: Command, run: Run): void {
   addRepoOptions(program.command('watch').description('reconcile continuously: on every new commit, and at every rotation and expiry deadline'))
     .option('--interval <duration>', 'how often to fetch the repo (rotations and expiries wake it in between)', '1m')
     .option('--health-port <port>', 'serve /healthz and /metrics on this port (0: any free port, logged as health.listening)')
-    .option('--health-host <address>', 'address for --health-port to listen on', '0.0.0.0')
+    .option('--health-host <address>', 'address for --health-port to listen on (0.0.0.0 for every interface, e.g. in a container)', '127.0.0.1')
     .action(async (opts: WatchOptions, cmd: Command) => {
       const intervalSeconds = parseDuration(opts.interval);
       if (intervalSeconds < MIN_INTERVAL_SECONDS) throw new UserError(`--interval must be at least ${MIN_INTERVAL_SECONDS}s`);

@@ -301,6 +301,29 @@ export interface File {
  */
 export type DefaultMount = Mount;
 export type OtherMount = Mount & {roles: string};
+/**
+ * How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.
+ */
+export type SetDuration = number | string;
+/**
+ * How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.
+ */
+export type SetDuration1 = number | string;
+/**
+ * Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.
+ */
+export type SetDuration2 = number | string;
+/**
+ * Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.
+ */
+export type SetDuration3 = number | string;
+/**
+ * A duration that must be set: seconds, or a Go duration such as "15m", "1h", "768h" (no null or empty value here).
+ *
+ * This interface was referenced by `ConfigFile`'s JSON-Schema
+ * via the `definition` "setDuration".
+ */
+export type SetDuration4 = number | string;
 
 /**
  * Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount "aws" with defaults.
@@ -351,22 +374,10 @@ export interface Mount {
    * Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).
    */
   max_retries?: number;
-  /**
-   * How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.
-   */
-  connect_timeout?: number | string | null;
-  /**
-   * How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.
-   */
-  request_timeout?: number | string | null;
-  /**
-   * Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.
-   */
-  lease?: number | string | null;
-  /**
-   * Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.
-   */
-  lease_max?: number | string | null;
+  connect_timeout?: SetDuration;
+  request_timeout?: SetDuration1;
+  lease?: SetDuration2;
+  lease_max?: SetDuration3;
   /**
    * Template of IAM user names (Vault's username_template).
    */

@@ -92,3 +92,13 @@ describe('a state file that is not credops', () => {
     expect((await credops(repo, ['status'])).stderr).toContain('is not a SQLite database');
   });
 });
+
+describe('the machine refuses a write', () => {
+  it('a full disk is an error naming the path, not a credops bug', async () => {
+    const key = { CREDOPS_STATE_KEY: Buffer.alloc(32, 7).toString('base64'), CREDOPS_AUDIT_LOG: '/dev/full' };
+    const r = await credops(repo, ['config', 'root', '--access-key', 'AKIAIOSFODNN7EXAMPLE'], key, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Error: write /dev/full: no space left on the device (ENOSPC)\n');
+  });
+});
+

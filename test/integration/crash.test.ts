@@ -93,13 +93,13 @@ describe('a kill -9 during issuance leaves no orphan', () => {
     });
     const { engine } = engineFor(aws, t);
 
-    expect(await engine.recover()).toEqual({ rolledBack: 0, completed: 0, pending: 1, failed: [] });
+    expect(await engine.recover()).toEqual({ rolledBack: 0, completed: 0, pending: 1, failed: [], rootKeysDeleted: [] });
     expect(await t.state.listJournal()).toHaveLength(1);
 
     // Meanwhile IAM shows the user after all: the next run deletes it.
     aws.iam.createUser('credops-deploy-1700000000-abcdefgh');
     aws.iam.createAccessKey('credops-deploy-1700000000-abcdefgh');
-    expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [] });
+    expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
     expect(credopsUsers(aws)).toEqual([]);
 
     await t.state.putJournal({
@@ -112,7 +112,7 @@ describe('a kill -9 during issuance leaves no orphan', () => {
       createdAt: aws.clock.now(),
     });
     aws.clock.advance(ROLLBACK_MIN_AGE_MS + 1000);
-    expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [] });
+    expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
     expect(await t.state.listJournal()).toEqual([]);
   });
 

@@ -65,6 +65,8 @@ beforeEach(async () => {
     CREDOPS_STATE: t.url,
     CREDOPS_AUDIT_LOG: t.auditPath,
     CREDOPS_CACHE_DIR: cacheDir,
+    // Where the cache key is made without CREDOPS_STATE_KEY: inside the test's directory, not the user's home.
+    XDG_CONFIG_HOME: join(dir, 'xdg-config'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
@@ -195,6 +197,21 @@ describe('reuse rules', () => {
     expect(other.code).toBe(0);
     expect(JSON.parse(other.stdout).AccessKeyId).not.toBe(first.AccessKeyId);
     expect(count('CreateAccessKey')).toBe(2);
+  });
+
+  it('without CREDOPS_STATE_KEY the cache is still never plaintext: a random key of the user, kept apart, encrypts it', async () => {
+    const run = () => runCli(aws, t, ['credential-process', 'deploy'], { CREDOPS_CACHE_DIR: cacheDir, CREDOPS_STATE_KEY: '' });
+    const first = JSON.parse((await run()).stdout);
+    const again = JSON.parse((await run()).stdout);
+    expect(again.AccessKeyId).toBe(first.AccessKeyId);
+    const [entry] = readdirSync(cacheDir);
+    const raw = readFileSync(join(cacheDir, entry!), 'utf8');
+    expect(raw).not.toContain(first.SecretAccessKey);
+    expect(raw).not.toContain(first.AccessKeyId);
+    const keyFile = join(dir, 'xdg-config', 'credops', 'cache.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(count('CreateAccessKey')).toBe(1);
   });
 
   it('an unknown role is an error on stderr, nothing on stdout, and the SDK reports it', async () => {

@@ -37,6 +37,8 @@ describe('credops.yaml: rejected', () => {
     ['an endpoint that is not http(s)', 'version: 1\nmounts:\n  aws: {iam_endpoint: "ftp://x"}\n', '/mounts/aws/iam_endpoint must be an http(s) URL'],
     ['max_retries below -1', 'version: 1\nmounts:\n  aws: {max_retries: -2}\n', '/mounts/aws/max_retries must be >= -1 (found -2)'],
     ['a lease that is not a duration', 'version: 1\nmounts:\n  aws: {lease: forever}\n', '/mounts/aws/lease must be a number of seconds or a duration'],
+    ['a null lease (a value must be set here)', 'version: 1\nmounts:\n  aws:\n    lease: null\n', 'credops.yaml:4:12: error: /mounts/aws/lease must be a whole number or a string (found null)'],
+    ['an empty request_timeout', 'version: 1\nmounts:\n  aws: {request_timeout: ""}\n', '/mounts/aws/request_timeout must be a number of seconds or a duration'],
     ['lease above lease_max', 'version: 1\nmounts:\n  aws: {lease: 48h, lease_max: 24h}\n', '/mounts/aws/lease "lease" value must be less than or equal to "lease_max" value'],
     ['a mount name with spaces', 'version: 1\nmounts:\n  "my mount": {roles: x}\n', 'credops.yaml:3:3: error: /mounts/my mount key must be a mount path'],
     ['a roles glob escaping the repo', 'version: 1\nmounts:\n  aws: {roles: "../x/*.json"}\n', '/mounts/aws/roles must be a glob relative to the repo root'],

@@ -55,6 +55,8 @@ describe('role schema: accepted', () => {
 
 describe('role schema: rejected', () => {
   const cases: [string, unknown, string][] = [
+    ['an iam_tags key "__proto__" (it would be hidden in the plan and still sent to IAM)', '{"credential_type": "iam_user", "iam_tags": {"__proto__": "x"}}', '/iam_tags/__proto__ key must be a tag key of 1 to 128'],
+    ['a session_tags item "__proto__=x"', { ...assumed, session_tags: ['__proto__=x'] }, '/session_tags/0 must be "key=value"'],
     ['an unknown credential_type', { credential_type: 'iam-user' }, '/credential_type must be one of iam_user, assumed_role, federation_token, session_token (found "iam-user")'],
     ['credential_type of the wrong type', { credential_type: 5 }, '/credential_type must be a string or null (found 5)'],
     ['no credential_type', {}, 'did not supply credential_type'],

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,17 +43,29 @@ describe('opening a state', () => {
     }
   });
 
-  it('migrates an empty existing file, and reopening keeps the data without migrating again', async () => {
+  it('refuses an empty existing file: it is not taken for a fresh state, and is left as it is', async () => {
     writeFileSync(join(dir, 'empty.db'), '');
-    const first = await openAt(join(dir, 'empty.db'));
+    await expect(openAt(join(dir, 'empty.db'))).rejects.toThrow(/is an empty file \(0 bytes\), not a credops state; nothing was changed/);
+    expect(readFileSync(join(dir, 'empty.db'), 'utf8')).toBe('');
+  });
+
+  it('creates and migrates a new file, and reopening keeps the data without migrating again', async () => {
+    const first = await openAt(join(dir, 'new.db'));
     await first.apply({ commit: 'c1', roles: [role('deploy')], sinks: [], mounts: [mount('aws')] });
     await first.close();
 
-    const again = await openAt(join(dir, 'empty.db'));
+    const again = await openAt(join(dir, 'new.db'));
     const applied = await again.getApplied();
     expect(applied.commit).toBe('c1');
     expect(applied.serial).toBe(1);
     expect(applied.roles.map((r) => r.name)).toEqual(['deploy']);
+  });
+
+  it('refuses a SQLite database of something else', async () => {
+    const db = new Database(join(dir, 'other.db'));
+    db.exec('CREATE TABLE photos (id INTEGER)');
+    db.close();
+    await expect(openAt(join(dir, 'other.db'))).rejects.toThrow(/is a SQLite database of something else \(tables photos\), not a credops state/);
   });
 
   it('applies new migrations in order, each once, on a state written by an older version', () => {
