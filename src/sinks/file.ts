@@ -1,6 +1,7 @@
-import { readFile, realpath, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -116,20 +117,20 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
     describe: () => target,
 
     async publish(cred) {
-      const real = await resolveLink(path);
-      const current = (await readIfExists(real, target)) ?? '';
+      // The ownership check reads exactly the file that will be replaced; no
+      // directory is created before it has passed (writeAtomic makes them).
+      const current = (await readIfExists(path, target)) ?? '';
       if (!fmt.ours(current)) {
         throw new UserError(
           `sink "${spec.name}" (${spec.source}): ${target} exists and was not written by credops; refusing to overwrite it. ` +
             (format === 'ini' ? 'Choose another profile, or delete that profile first.' : 'Choose another path, or delete the file first.'),
         );
       }
-      await writeAtomic(real, fmt.write(current, cred), target);
+      await writeAtomic(path, fmt.write(current, cred), target);
     },
 
     async refresh(update) {
-      const real = await resolveLink(path);
-      const current = await readIfExists(real, target);
+      const current = await readIfExists(path, target);
       const next = current?.trim() && fmt.ours(current) ? fmt.refresh(current, update) : undefined;
       if (current === undefined || next === undefined) {
         throw new UserError(
@@ -137,25 +138,30 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
         );
       }
       if (next === current) return 'not-needed';
-      await writeAtomic(real, next, target);
+      await writeAtomic(path, next, target);
       return 'refreshed';
     },
 
     async remove() {
-      const real = await resolveLink(path);
-      const current = await readIfExists(real, target);
+      const current = await readIfExists(path, target);
       // Gone, or replaced by someone: nothing of ours left to remove.
       if (current === undefined || !fmt.ours(current)) return;
       const next = fmt.remove(current);
-      if (next === undefined) await rm(real, { force: true });
-      else if (next !== current) await writeAtomic(real, next, target);
+      if (next === undefined) await rm(path, { force: true });
+      else if (next !== current) await writeAtomic(path, next, target);
     },
   };
 }
 
+/**
+ * The one path the sink writes, resolved before anything else: `~` expanded,
+ * relative to the working directory, and `..` and `.` resolved by name. So
+ * "/tmp/missing/../v/x.json" is "/tmp/v/x.json": the file checked for ownership
+ * is the file replaced, and "/tmp/missing" is never made.
+ */
 function expandPath(path: string, ctx: SinkContext): string {
-  if (path === '~' || path.startsWith('~/')) return join(ctx.home ?? homedir(), path.slice(1));
-  return isAbsolute(path) ? path : resolve(ctx.cwd, path);
+  if (path === '~' || path.startsWith('~/')) return resolve(join(ctx.home ?? homedir(), path.slice(1)));
+  return resolve(ctx.cwd, path);
 }
 
 /** A JSON object, or undefined; never a parse error, whose message would quote the text (and so the secret). */
@@ -168,21 +174,32 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** A credentials file that is a symlink (dotfiles repos) is written through, not replaced by a plain file. */
-async function resolveLink(path: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch {
-    return path;
-  }
-}
-
+/**
+ * The file's content, read without following a symbolic link at its name: a
+ * link could make credops edit, and chmod 0600, a file the sink does not name
+ * (someone else's, or one outside the path entirely). Only a regular file is
+ * read and, later, replaced.
+ */
 async function readIfExists(path: string, target: string): Promise<string | undefined> {
+  let fh;
   try {
-    return await readFile(path, 'utf8');
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') {
+      throw new UserError(`${target}: ${path} is a symbolic link; credops writes only the regular file a sink names. Set the sink's path to the file the link points to`);
+    }
     throw fsError(err, target, 'read');
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw new UserError(`${target}: ${path} is not a regular file; refusing to replace it`);
+    return await fh.readFile('utf8');
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw fsError(err, target, 'read');
+  } finally {
+    await fh.close();
   }
 }
 

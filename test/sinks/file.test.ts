@@ -104,13 +104,30 @@ describe('file sink', () => {
     expect(await readFile(path, 'utf8')).toBe('[ci]\naws_access_key_id = SOMEONE\n');
   });
 
-  it('a symlinked credentials file is written through the link', async () => {
-    await mkdir(join(dir, 'dotfiles'));
-    await writeFile(join(dir, 'dotfiles/credentials'), '[default]\nx = 1\n');
-    await symlink(join(dir, 'dotfiles/credentials'), join(dir, 'credentials'));
-    await sink({ path: 'credentials', profile: 'ci' }).publish(cred(6));
+  it('a symbolic link at the path is refused: the file it points to is left as it was, mode and bytes', async () => {
+    await mkdir(join(dir, 'elsewhere'));
+    await writeFile(join(dir, 'elsewhere/notes'), '[default]\nx = 1\n', { mode: 0o644 });
+    await symlink(join(dir, 'elsewhere/notes'), join(dir, 'credentials'));
+    const s = sink({ path: 'credentials', profile: 'ci' });
+    await expect(s.publish(cred(6))).rejects.toThrow(/is a symbolic link; credops writes only the regular file a sink names/);
+    await expect(s.remove()).rejects.toThrow(UserError);
+    expect(await readFile(join(dir, 'elsewhere/notes'), 'utf8')).toBe('[default]\nx = 1\n');
+    expect(await mode(join(dir, 'elsewhere/notes'))).toBe(0o644);
     expect((await lstat(join(dir, 'credentials'))).isSymbolicLink()).toBe(true);
-    expect(await readFile(join(dir, 'dotfiles/credentials'), 'utf8')).toContain('AKIAEXAMPLE6');
+  });
+
+  it('a path through a missing directory and ".." writes only the resolved file, and makes no directory on the way', async () => {
+    await mkdir(join(dir, 'v'));
+    await writeFile(join(dir, 'v/data.json'), '{"someone": "else"}\n');
+    const s = sink({ path: join(dir, 'nonexist/../v/data.json'), format: 'json' });
+    expect(s.describe()).toBe(`file ${join(dir, 'v/data.json')} (json)`);
+    await expect(s.publish(cred(7))).rejects.toThrow(/exists and was not written by credops; refusing to overwrite it/);
+    expect(await readFile(join(dir, 'v/data.json'), 'utf8')).toBe('{"someone": "else"}\n');
+    expect(await readdir(dir)).toEqual(['v']);
+
+    await sink({ path: join(dir, 'nonexist/../v/ours.json'), format: 'json' }).publish(cred(7));
+    expect((await readdir(dir)).sort()).toEqual(['v']);
+    expect(JSON.parse(await readFile(join(dir, 'v/ours.json'), 'utf8')).AccessKeyId).toBe('AKIAEXAMPLE7');
   });
 
   it('after a renewal, refresh moves the expiry each format shows, keeps the rest byte for byte, and refuses another lease', async () => {
