@@ -12,6 +12,7 @@ interface ReconcileOptions extends RepoOptions {
   format: 'text' | 'json';
   plan?: string;
   refresh: boolean;
+  adopt: string[];
 }
 
 export function registerReconcile(program: Command, run: Run): void {
@@ -19,6 +20,7 @@ export function registerReconcile(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--plan <file>', 'apply exactly this saved plan (from `credops plan --out`), refused if stale')
     .option('--no-refresh', 'do not check live leases against AWS for drift (and so do not repair it)')
+    .option('--adopt <sink>', 'take over this sink\'s target even if another credops state published it (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .action(async (opts: ReconcileOptions, cmd: Command) => {
       const saved = opts.plan ? parsePlanJson(readSavedPlan(resolve(run.io.cwd, opts.plan))) : undefined;
       const { model, warnings } = await readDesired(opts, run.io);
@@ -27,7 +29,10 @@ export function registerReconcile(program: Command, run: Run): void {
       const result = await withRuntime(cmd, run, (rt) =>
         withLock(cmd, rt.state, 'reconcile', async () => {
           try {
-            return await reconcile({ ...rt, log }, model, { saved, warnings, refresh: opts.refresh });
+            const unknown = opts.adopt.filter((name) => !model.sinks.some((s) => s.name === name));
+            if (unknown.length) throw new UserError(`--adopt ${unknown.join(', ')}: no such sink in the repo (sinks: ${model.sinks.map((s) => s.name).join(', ') || 'none'})`);
+            const sinks = opts.adopt.length ? { ...rt.sinks, adopt: new Set(opts.adopt) } : rt.sinks;
+            return await reconcile({ ...rt, sinks, log }, model, { saved, warnings, refresh: opts.refresh });
           } finally {
             progress.finish();
           }

@@ -105,7 +105,7 @@ export function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'aud
     state,
     clients,
     engine: new Engine({ state, clients, clock: systemClock, audit }),
-    sinks: { clients, cwd: io.cwd, home: io.env.HOME },
+    sinks: { clients, cwd: io.cwd, home: io.env.HOME, stateId: state.id },
     audit,
     clock: systemClock,
     env: io.env,

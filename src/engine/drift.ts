@@ -37,8 +37,10 @@ export interface LeaseDrift {
    * A user or key deleted or deactivated: the credential is dead, so the lease
    * is revoked (what remains is deleted) and its sink, if any, issued afresh.
    * Permissions changed: the user is put back as recorded, the key kept.
+   * A sink's target taken over by another credops state: the lease (no longer
+   * published) is revoked and the sink takes its target back with a new one.
    */
-  repair: { action: 'revoke' } | { action: 'restore'; steps: RestoreStep[] };
+  repair: { action: 'revoke' } | { action: 'restore'; steps: RestoreStep[] } | { action: 'take-back'; sink: string };
 }
 
 export async function checkIamUserDrift(iam: IAMClient, lease: Lease, role: RoleSpec | undefined, expected: PolicyDocument | undefined): Promise<LeaseDrift | undefined> {

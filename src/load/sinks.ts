@@ -47,5 +47,6 @@ function normaliseSink(raw: SinkFile, path: string, types: readonly string[]): S
   if (ttl !== undefined) sink.ttl = ttl;
   if (renew !== undefined) sink.renew_before = renew;
   if (raw.role_arn !== undefined) sink.role_arn = raw.role_arn;
+  if (raw.adopt) sink.adopt = true;
   return sink;
 }

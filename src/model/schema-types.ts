@@ -232,6 +232,10 @@ export type SinkFile = {
    * Publish a new iam_user key only once STS accepts it (IAM is eventually consistent). Default true.
    */
   verify?: boolean;
+  /**
+   * Take over the target even when another credops state published it (its owner is recorded on the target: a Secrets Manager tag, a file's marker). Default false: such a target is refused, naming its owner. credops reconcile --adopt SINK does the same for one run.
+   */
+  adopt?: boolean;
   secretsmanager?: SecretsManagerSink;
   file?: FileSink;
 } & {

@@ -80,6 +80,8 @@ export interface SinkSpec {
   deletion_policy: DeletionPolicy;
   /** Publish a new iam_user key only after GetCallerIdentity accepts it. */
   verify: boolean;
+  /** Take over a target another credops state owns (sinks/NAME.yaml `adopt: true`). */
+  adopt?: boolean;
 }
 
 /** One secrets-engine mount (`vault secrets enable -path=NAME aws`), from credops.yaml. */
@@ -231,8 +233,8 @@ export interface MountChange {
 
 // ---- drift ------------------------------------------------------------------
 
-/** What `plan --refresh` can find changed outside credops on an iam_user lease's user (src/reconcile/drift.ts). */
-export const DRIFT_KINDS = ['user_deleted', 'key_deleted', 'key_inactive', 'policy_changed', 'policy_detached', 'group_removed'] as const;
+/** What `plan --refresh` can find changed outside credops: on an iam_user lease's user, or a sink's target taken over by another state (src/reconcile/drift.ts). */
+export const DRIFT_KINDS = ['user_deleted', 'key_deleted', 'key_inactive', 'policy_changed', 'policy_detached', 'group_removed', 'sink_taken_over'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** One difference between a live lease and AWS. Never a secret. */

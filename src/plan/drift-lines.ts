@@ -29,4 +29,4 @@ export function driftTitle(block: DriftBlock): string {
 }
 
 export const DRIFT_HEADING = 'Changes outside credops';
-export const DRIFT_INTRO = 'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back.';
+export const DRIFT_INTRO = 'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back; a sink target another state took over is taken back.';

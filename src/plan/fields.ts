@@ -66,6 +66,7 @@ export const SINK_FIELDS: FieldDef<SinkSpec>[] = [
   { name: 'grace', kind: 'duration', get: (s) => s.grace },
   { name: 'deletion_policy', kind: 'scalar', get: (s) => s.deletion_policy },
   { name: 'verify', kind: 'scalar', get: (s) => s.verify },
+  { name: 'adopt', kind: 'scalar', get: (s) => s.adopt },
 ];
 
 export const SINK_CONFIG_PREFIX = 'config.';

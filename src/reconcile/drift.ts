@@ -7,6 +7,7 @@ import { ROLLBACK_MIN_AGE_MS } from '../engine/journal.js';
 import { forEachBounded } from '../engine/pool.js';
 import { credentialKind } from '../engine/registry.js';
 import type { AppliedSnapshot, DriftItem, Lease, Plan, RoleSpec } from '../model/types.js';
+import { createSink, type SinkContext } from '../sinks/index.js';
 import type { StateStore } from '../state/store.js';
 import { roleFingerprint } from './lifecycle.js';
 
@@ -42,6 +43,8 @@ export interface DriftDeps {
   state: StateStore;
   clients: AwsClients;
   clock: Clock;
+  /** To read who owns each sink's target; without it, sink targets are not checked. */
+  sinks?: SinkContext;
   concurrency?: number;
 }
 
@@ -65,7 +68,32 @@ export async function detectDrift(deps: DriftDeps): Promise<DriftReport> {
     }
   });
   report.drifted = found.filter((d): d is LeaseDrift => d !== undefined);
+  if (deps.sinks) report.drifted.push(...(await takenOverSinks(state, deps.sinks, applied, report)));
   return report;
+}
+
+/**
+ * A sink's target that now records another credops state as its owner (that
+ * state published there, with `adopt`): the consumers no longer get this
+ * state's credential. One read per sink (DescribeSecret, or the file), no secret.
+ */
+async function takenOverSinks(state: StateStore, ctx: SinkContext, applied: AppliedSnapshot, report: DriftReport): Promise<LeaseDrift[]> {
+  const out: LeaseDrift[] = [];
+  const mounts = Object.fromEntries(applied.mounts.map((m) => [m.name, m]));
+  for (const spec of applied.sinks) {
+    const published = (await state.getSinkStatus(spec.name))?.published;
+    const lease = published && (await state.getLease(published.leaseId));
+    if (!lease) continue;
+    try {
+      const owner = await createSink(spec, { ...ctx, mounts }).owner();
+      if (owner?.stateId === undefined || owner.stateId === state.id) continue;
+      const detail = `${published.target} was taken over by credops state ${owner.stateId}${owner.leaseId ? ` (its lease ${owner.leaseId})` : ''}`;
+      out.push({ lease, items: [{ leaseId: lease.leaseId, sink: spec.name, kind: 'sink_taken_over', detail }], repair: { action: 'take-back', sink: spec.name } });
+    } catch (err) {
+      report.failed.push({ leaseId: lease.leaseId, error: errorMessage(err) });
+    }
+  }
+  return out;
 }
 
 export function driftItems(report: DriftReport): DriftItem[] {
@@ -116,6 +144,8 @@ export interface RepairResult {
   /** Leases whose user was put back as recorded. */
   restored: string[];
   failed: { leaseId: string; error: string }[];
+  /** Sinks whose target another state took over: this run publishes to them again (adopting them back). */
+  takeBack: string[];
 }
 
 /**
@@ -126,7 +156,7 @@ export interface RepairResult {
  * lease recorded them, with the role's policy_document.
  */
 export async function repairDrift(deps: RepairDeps, drifted: LeaseDrift[]): Promise<RepairResult> {
-  const result: RepairResult = { revoked: [], restored: [], failed: [] };
+  const result: RepairResult = { revoked: [], restored: [], failed: [], takeBack: [] };
   const applied = await deps.state.getApplied();
   let done = 0;
   for (const d of drifted) {
@@ -134,9 +164,10 @@ export async function repairDrift(deps: RepairDeps, drifted: LeaseDrift[]): Prom
     const { leaseId } = d.lease;
     const what = d.items.map((i) => i.detail).join('; ');
     try {
-      if (d.repair.action === 'revoke') {
+      if (d.repair.action === 'revoke' || d.repair.action === 'take-back') {
         await deps.engine.revoke(leaseId);
         result.revoked.push(leaseId);
+        if (d.repair.action === 'take-back') result.takeBack.push(d.repair.sink);
         deps.log({ kind: 'revoke', leaseId, reason: `drift: ${what}`, done, total: drifted.length });
       } else {
         const audited = { operation: 'repair' as const, mount: d.lease.mount, role: d.lease.role, lease_id: leaseId, details: { drift: what } };
@@ -155,7 +186,7 @@ export async function repairDrift(deps: RepairDeps, drifted: LeaseDrift[]): Prom
       const error = errorMessage(err);
       result.failed.push({ leaseId, error });
       deps.log(
-        d.repair.action === 'revoke'
+        d.repair.action !== 'restore'
           ? { kind: 'revoke', leaseId, reason: `drift: ${what}`, done, total: drifted.length, error }
           : { kind: 'repair', leaseId, detail: what, done, total: drifted.length, error },
       );

@@ -77,12 +77,14 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   const failed: { leaseId: string; error: string }[] = [];
   const repairedRevoked: string[] = [];
   let drift: DriftItem[] | undefined;
+  let sinkContext = deps.sinks;
   if (opts.refresh !== false) {
-    const report = await detectDrift({ state, clients: deps.sinks.clients, clock: deps.clock });
+    const report = await detectDrift({ state, clients: deps.sinks.clients, clock: deps.clock, sinks: deps.sinks });
     drift = driftItems(report);
     const repaired = await repairDrift({ state, clients: deps.sinks.clients, engine, log }, report.drifted);
     repairedRevoked.push(...repaired.revoked);
     failed.push(...report.failed, ...repaired.failed);
+    if (repaired.takeBack.length) sinkContext = { ...deps.sinks, adopt: new Set([...(deps.sinks.adopt ?? []), ...repaired.takeBack]) };
   }
 
   const applied = await state.getApplied();
@@ -101,7 +103,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
     log({ kind: 'no-changes', commit: desired.commit });
   }
 
-  const sinks = await reconcileSinks({ state, engine, sinks: deps.sinks, clock: deps.clock, log }, desired, { previous: applied.sinks });
+  const sinks = await reconcileSinks({ state, engine, sinks: sinkContext, clock: deps.clock, log }, desired, { previous: applied.sinks });
   const revoked: string[] = [...repairedRevoked, ...sinks.flatMap((s) => s.revoked)];
 
   // A role removed from git takes its leases with it (Vault leaves them: its issue #1243).

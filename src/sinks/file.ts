@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readIniProfile, removeIniProfile, setIniProfile } from './ini.js';
-import type { PublishedCredential, Sink, SinkContext, SinkRefresh } from './sink.js';
+import { foreignOwner, ownedByAnotherState, type PublishedCredential, type Sink, type SinkContext, type SinkRefresh } from './sink.js';
 
 export type FileSinkFormat = 'ini' | 'json' | 'dotenv';
 
@@ -32,6 +32,8 @@ interface FileFormat {
   ours(current: string): boolean;
   /** `current` (ours) with the published expiry moved, or undefined when it holds another lease. */
   refresh(current: string, update: SinkRefresh): string | undefined;
+  /** The state and lease `current` records as its publisher. */
+  owner(current: string): { stateId?: string; leaseId?: string };
 }
 
 export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
@@ -40,9 +42,16 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
   const profile = config.profile ?? 'default';
   const path = expandPath(config.path, ctx);
   const target = format === 'ini' ? `file ${path} [${profile}]` : `file ${path} (${format})`;
+  const state = ctx.stateId ? ` state ${ctx.stateId},` : '';
   const marker = (lease?: SinkRefresh) =>
-    `# credops sink ${spec.name}:` + (lease ? ` lease ${lease.leaseId}, expires ${lease.expiration.toISOString()}; rewritten on rotation, do not edit` : '');
+    `# credops sink ${spec.name}:` + (lease ? `${state} lease ${lease.leaseId}, expires ${lease.expiration.toISOString()}; rewritten on rotation, do not edit` : '');
   const markerLease = (line: string | undefined) => (line?.startsWith(marker()) ? / lease (.+?), expires /.exec(line.slice(marker().length))?.[1] : undefined);
+  const markerOwner = (line: string | undefined) => {
+    if (!line?.startsWith(marker())) return {};
+    const stateId = / state (\w+),/.exec(line.slice(marker().length))?.[1];
+    const leaseId = markerLease(line);
+    return { ...(stateId ? { stateId } : {}), ...(leaseId ? { leaseId } : {}) };
+  };
 
   const formats: Record<FileSinkFormat, FileFormat> = {
     ini: {
@@ -60,6 +69,7 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
       // No SDK reads an expiry from a credentials file; the marker is where a person sees it.
       refresh: (current, update) =>
         markerLease(readIniProfile(current, profile)?.[0]) === update.leaseId ? setIniProfile(current, profile, marker(update), []) : undefined,
+      owner: (current) => markerOwner(readIniProfile(current, profile)?.[0]),
     },
     json: {
       // Version 1 and these names make the file valid credential_process output (`cat FILE`).
@@ -73,6 +83,7 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
             Expiration: cred.expiration.toISOString(),
             lease_id: cred.leaseId,
             credops_sink: spec.name,
+            ...(ctx.stateId ? { credops_state: ctx.stateId } : {}),
           },
           null,
           2,
@@ -85,6 +96,13 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
         value.Expiration = update.expiration.toISOString();
         return `${JSON.stringify(value, null, 2)}\n`;
       },
+      owner: (current) => {
+        const value = parseObject(current);
+        return {
+          ...(typeof value?.credops_state === 'string' ? { stateId: value.credops_state } : {}),
+          ...(typeof value?.lease_id === 'string' ? { leaseId: value.lease_id } : {}),
+        };
+      },
     },
     dotenv: {
       // The variable names the AWS SDKs and CLI read from the environment.
@@ -96,6 +114,7 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
           ...(cred.sessionToken ? [`AWS_SESSION_TOKEN=${cred.sessionToken}`] : []),
           `AWS_CREDENTIAL_EXPIRATION=${cred.expiration.toISOString()}`,
           `CREDOPS_LEASE_ID=${cred.leaseId}`,
+          ...(ctx.stateId ? [`CREDOPS_STATE_ID=${ctx.stateId}`] : []),
           '',
         ].join('\n'),
       remove: () => undefined,
@@ -108,6 +127,11 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
           .map((line, i) => (i === 0 ? marker(update) : line.startsWith(expiry) ? expiry + update.expiration.toISOString() : line))
           .join('\n');
       },
+      owner: (current) => {
+        const value = (name: string) => current.split('\n').find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1);
+        const [stateId, leaseId] = [value('CREDOPS_STATE_ID'), value('CREDOPS_LEASE_ID')];
+        return { ...(stateId ? { stateId } : {}), ...(leaseId ? { leaseId } : {}) };
+      },
     },
   };
   const fmt = formats[format];
@@ -116,10 +140,17 @@ export function fileSink(spec: SinkSpec, ctx: SinkContext): Sink {
   return {
     describe: () => target,
 
+    async owner() {
+      const current = await readIfExists(path, target);
+      return current === undefined || !current.trim() || !fmt.ours(current) ? undefined : fmt.owner(current);
+    },
+
     async publish(cred) {
       // The ownership check reads exactly the file that will be replaced; no
       // directory is created before it has passed (writeAtomic makes them).
       const current = (await readIfExists(path, target)) ?? '';
+      const owner = current.trim() && fmt.ours(current) ? fmt.owner(current).stateId : undefined;
+      if (foreignOwner(spec, ctx, owner)) throw ownedByAnotherState(spec, target, owner!);
       if (!fmt.ours(current)) {
         throw new UserError(
           `sink "${spec.name}" (${spec.source}): ${target} exists and was not written by credops; refusing to overwrite it. ` +

@@ -13,7 +13,7 @@ import {
 import { SM_RECOVERY_WINDOW_DEFAULT_DAYS, SM_RECOVERY_WINDOW_MAX_DAYS, SM_RECOVERY_WINDOW_MIN_DAYS } from '../limits.js';
 import { AwsUserError, UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
-import type { PublishedCredential, Sink, SinkContext } from './sink.js';
+import { foreignOwner, ownedByAnotherState, type PublishedCredential, type Sink, type SinkContext } from './sink.js';
 
 /** The `secretsmanager:` block of a sink file. */
 export interface SecretsManagerSinkConfig {
@@ -31,6 +31,8 @@ export const SINK_TAG = 'credops:sink';
 export const MOUNT_TAG = 'credops:mount';
 export const ROLE_TAG = 'credops:role';
 export const LEASE_TAG = 'credops:lease';
+/** The id of the credops state that published the secret (StateStore.id): its owner. */
+export const STATE_TAG = 'credops:state';
 
 /**
  * The secret's value: the credential as JSON, with the field names of the
@@ -78,9 +80,10 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
     return tags[MANAGED_TAG] === 'true' && (tags[SINK_TAG] === undefined || tags[SINK_TAG] === spec.name);
   }
 
-  /** credops only ever writes to a secret it created for this very sink. */
+  /** credops only ever writes to a secret it created for this very sink, from this state (or adopts it on purpose). */
   function assertOurs(secret: DescribeSecretResponse): void {
     const tags = tagMap(secret.Tags);
+    if (foreignOwner(spec, ctx, tags[STATE_TAG])) throw ownedByAnotherState(spec, `the secret ${config.name}`, tags[STATE_TAG]!);
     if (tags[MANAGED_TAG] !== 'true') {
       throw new UserError(
         `sink "${spec.name}" (${spec.source}): the secret ${config.name} exists and was not created by credops ` +
@@ -99,10 +102,18 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
     { Key: MOUNT_TAG, Value: spec.mount },
     { Key: ROLE_TAG, Value: spec.role },
     { Key: LEASE_TAG, Value: cred.leaseId },
+    ...(ctx.stateId ? [{ Key: STATE_TAG, Value: ctx.stateId }] : []),
   ];
 
   return {
     describe: () => target,
+
+    async owner() {
+      const existing = await describeSecret();
+      if (!existing || existing.DeletedDate) return undefined;
+      const tags = tagMap(existing.Tags);
+      return { ...(tags[STATE_TAG] ? { stateId: tags[STATE_TAG] } : {}), ...(tags[LEASE_TAG] ? { leaseId: tags[LEASE_TAG] } : {}) };
+    },
 
     async publish(cred) {
       let existing = await describeSecret();

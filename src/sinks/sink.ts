@@ -1,4 +1,5 @@
 import type { AwsClients } from '../aws/clients.js';
+import { UserError } from '../errors.js';
 import type { MountConfig, SinkSpec } from '../model/types.js';
 
 /**
@@ -41,10 +42,33 @@ export interface Sink {
    * credential moves and the old target is removed.
    */
   describe(): string;
+  /**
+   * Who owns the target now, as it records (no secret is read): the state
+   * and lease that published it; undefined when there is nothing there.
+   * `stateId` is undefined for a target published before owners were recorded.
+   */
+  owner(): Promise<{ stateId?: string; leaseId?: string } | undefined>;
+}
+
+/** The target belongs to another credops state, and the sink may not take it over. */
+export function foreignOwner(spec: SinkSpec, ctx: SinkContext, owner: string | undefined): boolean {
+  return owner !== undefined && ctx.stateId !== undefined && owner !== ctx.stateId && !spec.adopt && !ctx.adopt?.has(spec.name);
+}
+
+export function ownedByAnotherState(spec: SinkSpec, what: string, owner: string): UserError {
+  return new UserError(
+    `sink "${spec.name}" (${spec.source}): ${what} was published by another credops state (id ${owner}); refusing to take it over. ` +
+      'If that state is gone or moved here on purpose, set "adopt: true" in the sink file, or run credops reconcile --adopt ' +
+      `${spec.name}, to take it over`,
+  );
 }
 
 export interface SinkContext {
   clients: AwsClients;
+  /** The id of the state publishing (StateStore.id): recorded on the target as its owner. */
+  stateId?: string;
+  /** Sinks allowed to take over a target another state owns this run (`reconcile --adopt`, drift repair). */
+  adopt?: ReadonlySet<string>;
   /** Relative file paths are taken from here. */
   cwd: string;
   /** For `~` in file paths; defaults to the process's home directory. */

@@ -85,6 +85,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "the state's identity: a random id, created with it, that sinks record as their owner",
+    sql: `
+      ALTER TABLE meta ADD COLUMN state_id TEXT;
+      UPDATE meta SET state_id = lower(hex(randomblob(16))) WHERE id = 1;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;

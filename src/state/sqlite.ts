@@ -44,6 +44,7 @@ interface LeaseRow {
 /** The SQLite backend of StateStore (one file, WAL mode). `path` is a file path or ":memory:". */
 export class SqliteStateStore implements StateStore {
   readonly url: string;
+  readonly id: string;
   private readonly path: string;
   private readonly db: Database.Database;
   private readonly clock: Clock;
@@ -56,6 +57,7 @@ export class SqliteStateStore implements StateStore {
     this.path = path;
     this.url = url;
     this.clock = clock;
+    this.id = db.prepare('SELECT state_id FROM meta WHERE id = 1').pluck().get() as string;
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteStateStore {

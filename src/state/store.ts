@@ -11,6 +11,12 @@ import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkS
  */
 export interface StateStore {
   readonly url: string;
+  /**
+   * The state's identity: random, created with the state, never changed (a
+   * migration to another backend keeps it). What a sink's target records as
+   * its owner, so that another state never takes it over unawares.
+   */
+  readonly id: string;
 
   /** The last applied desired state. */
   getApplied(): Promise<AppliedSnapshot>;

@@ -40,7 +40,7 @@ describe('a plan with drift', () => {
       [
         'Note: Changes outside credops',
         '',
-        'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back.',
+        'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back; a sink target another state took over is taken back.',
         '',
         '  ! lease aws/creds/deploy/aaa (sink ci-deploy)',
         `      user_deleted: IAM user ${USER} no longer exists`,
