@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { planAgainstState } from '../reconcile/index.js';
 import { refreshPlan } from '../reconcile/drift.js';
-import { PLAN_FORMATS, planHasChanges, planHasDrift, renderPlan, type PlanFormat } from '../plan/index.js';
+import { PLAN_FORMATS, planHasChanges, planHasDrift, planHasWork, renderPlan, type PlanFormat } from '../plan/index.js';
 import { useColor, withRuntime, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
@@ -26,13 +26,13 @@ export function registerPlan(program: Command, run: Run): void {
         cmd,
         run,
         async (rt) => {
-          const plan = await planAgainstState(rt.state, model, warnings);
+          const plan = await planAgainstState(rt.state, model, warnings, { sinks: rt.sinks, now: rt.clock.now() });
           return opts.refresh ? refreshPlan(plan, rt) : plan;
         },
         { readOnly: true, config: model.config },
       );
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
       if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });
-      if (opts.detailedExitcode && (planHasChanges(plan) || planHasDrift(plan))) run.exitCode = 2;
+      if (opts.detailedExitcode && (planHasChanges(plan) || planHasDrift(plan) || planHasWork(plan))) run.exitCode = 2;
     });
 }

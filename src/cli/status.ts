@@ -27,6 +27,9 @@ export interface SinkStatusRow {
   retiring: { leaseId: string; revokeAt: number }[];
   lastSuccessAt?: number;
   lastError?: string;
+  /** Failed attempts in a row, and when the next one is made (the sink's backoff). */
+  failures?: number;
+  nextAttemptAt?: number;
 }
 
 export function registerStatus(program: Command, run: Run): void {
@@ -67,7 +70,8 @@ export async function sinkStatusRows(state: StateStore, ctx: SinkContext, now: n
       issuedAt: schedule.current?.issuedAt,
       expiresAt: schedule.current?.expiresAt,
       nextAction: schedule.next.action,
-      nextAt: schedule.next.at,
+      // A failing sink's next attempt waits for its backoff.
+      nextAt: schedule.due && status?.nextAttemptAt !== undefined ? Math.max(schedule.next.at ?? now, status.nextAttemptAt) : schedule.next.at,
     });
   }
   const known = new Set(applied.sinks.map((s) => s.name));
@@ -94,6 +98,7 @@ function base(name: string, status: SinkStatus | undefined, retiring: Lease[]) {
     retiring: retiring.map((l) => ({ leaseId: l.leaseId, revokeAt: l.revokeAt! })),
     lastSuccessAt: status?.lastSuccessAt,
     lastError: status?.lastError,
+    ...(status?.failures ? { failures: status.failures, nextAttemptAt: status.nextAttemptAt } : {}),
   };
 }
 
@@ -114,6 +119,8 @@ function rowJson(r: SinkStatusRow) {
     retiring: r.retiring.map((l) => ({ lease_id: l.leaseId, revoke_at: iso(l.revokeAt) })),
     last_success_at: iso(r.lastSuccessAt) ?? null,
     last_error: r.lastError ?? null,
+    failed_attempts: r.failures ?? 0,
+    next_attempt_at: iso(r.nextAttemptAt) ?? null,
   };
 }
 
@@ -138,7 +145,7 @@ function renderTable(rows: SinkStatusRow[], now: number): string {
     shortTime(r.expiresAt),
     r.nextAction,
     r.nextAction === 'none' ? '-' : when(r.nextAt, now),
-    r.lastError ?? '-',
+    r.lastError === undefined ? '-' : `${r.failures ? `(${r.failures} failed attempt${r.failures === 1 ? '' : 's'}) ` : ''}${r.lastError}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   // The last column is not padded: an error message may be long.

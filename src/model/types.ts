@@ -261,4 +261,18 @@ export interface Plan {
   warnings: { file: string; line: number; column: number; pointer: string; message: string }[];
   /** Set by `plan --refresh`: live leases that no longer match AWS. Absent when AWS was not checked. */
   drift?: DriftItem[];
+  /**
+   * Credentials reconcile would issue, renew or replace now for sinks whose
+   * spec does not change (a revoked or expired lease, a rotation due), so that
+   * the plan shows all the AWS work reconcile does. Absent when not computed.
+   */
+  sinkWork?: SinkWork[];
+}
+
+/** One sink's credential work that is due (the sink lifecycle's schedule). */
+export interface SinkWork {
+  sink: string;
+  work: 'issue' | 'renew' | 'rotate';
+  /** Why, in words: "its lease is gone", "expires in 10m", "role changed". */
+  reason: string;
 }

@@ -1,4 +1,4 @@
-import type { DriftItem, Plan } from '../model/types.js';
+import type { DriftItem, Plan, SinkWork } from '../model/types.js';
 import { compareStrings } from './normalise.js';
 
 /** The drift of one lease, for the text and markdown renderers. */
@@ -30,3 +30,12 @@ export function driftTitle(block: DriftBlock): string {
 
 export const DRIFT_HEADING = 'Changes outside credops';
 export const DRIFT_INTRO = 'credops reconcile repairs these: a lease whose user or key is gone or disabled is revoked (its sink gets a new credential); changed permissions are put back; a sink target another state took over is taken back.';
+
+export const SINK_WORK_HEADING = 'Sink credentials due (reconcile issues them now, though no file changed):';
+
+/** `+ sink ci: issue (its lease is gone)`, sorted by sink. */
+export function sinkWorkLines(plan: Plan): { marker: '+' | '~'; text: string }[] {
+  return [...(plan.sinkWork ?? [])]
+    .sort((a, b) => compareStrings(a.sink, b.sink))
+    .map((w: SinkWork) => ({ marker: w.work === 'issue' ? '+' : '~', text: `sink ${w.sink}: ${w.work} (${w.reason})` }));
+}

@@ -14,7 +14,7 @@ export { policyDelta } from './policy.js';
 export { normalisePolicy } from './normalise.js';
 export { parsePlanJson, PLAN_JSON_FORMAT_VERSION } from './render-json.js';
 export { PLAN_COMMENT_MARKER } from './render-markdown.js';
-export { planHasChanges, planHasDrift, summaryLine } from './summary.js';
+export { planHasChanges, planHasDrift, planHasWork, summaryLine } from './summary.js';
 export type { PlanRenderer, RenderOptions } from './render-options.js';
 
 /** The one list of plan formats: `--format` accepts exactly these keys. */

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange } from '../model/types.js';
+import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange, type SinkWork } from '../model/types.js';
 import { sortDrift } from './drift-lines.js';
 import { SENSITIVE_PLACEHOLDER, isSensitiveField } from './fields.js';
 import { compareStrings } from './normalise.js';
@@ -47,6 +47,7 @@ export function renderJson(plan: Plan): string {
       .map((w) => ({ file: w.file, line: w.line, column: w.column, pointer: w.pointer, message: w.message })),
     // Only with --refresh: absent means AWS was not checked, [] that nothing drifted.
     ...(plan.drift && { drift: sortDrift(plan.drift).map((d) => ({ lease_id: d.leaseId, sink: d.sink ?? null, kind: d.kind, detail: d.detail })) }),
+    ...(plan.sinkWork && { sink_work: [...plan.sinkWork].sort((a, b) => compareStrings(a.sink, b.sink)).map((w) => ({ sink: w.sink, work: w.work, reason: w.reason })) }),
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -128,6 +129,9 @@ export function parsePlanJson(text: string): Plan {
         return { leaseId: d.string('lease_id'), ...(sink !== undefined && { sink }), kind: d.driftKind(), detail: d.string('detail') };
       }),
     }),
+    ...(r.has('sink_work') && {
+      sinkWork: r.list('sink_work').map((w): SinkWork => ({ sink: w.string('sink'), work: w.sinkWorkKind(), reason: w.string('reason') })),
+    }),
   };
 }
 
@@ -194,6 +198,11 @@ class Reader {
   action(): ChangeAction {
     const value = this.data.action;
     return ACTIONS.includes(value as ChangeAction) ? (value as ChangeAction) : this.fail('action', `one of ${ACTIONS.join(', ')}`);
+  }
+
+  sinkWorkKind(): SinkWork['work'] {
+    const value = this.string('work');
+    return value === 'issue' || value === 'renew' || value === 'rotate' ? value : this.fail('work', 'one of issue, renew, rotate');
   }
 
   driftKind(): DriftKind {

@@ -4,7 +4,18 @@ import type { Plan } from '../model/types.js';
 export function summaryLine(plan: Plan): string {
   const { add, change, destroy } = plan.summary;
   const base = planHasChanges(plan) ? `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.` : `No changes. The state matches the repo at ${plan.commit}.`;
-  return planHasDrift(plan) ? `${base} ${driftLine(plan)}` : base;
+  return [base, planHasWork(plan) && workLine(plan), planHasDrift(plan) && driftLine(plan)].filter(Boolean).join(' ');
+}
+
+/** Sink credentials due now: reconcile issues, renews or replaces them, so `--detailed-exitcode` counts them. */
+export function planHasWork(plan: Plan): boolean {
+  return (plan.sinkWork?.length ?? 0) > 0;
+}
+
+function workLine(plan: Plan): string {
+  const count = (work: string) => (plan.sinkWork ?? []).filter((w) => w.work === work).length;
+  const parts = [['issue', 'to issue'], ['rotate', 'to replace'], ['renew', 'to renew']].filter(([w]) => count(w!) > 0).map(([w, what]) => `${count(w!)} ${what}`);
+  return `Sink credentials: ${parts.join(', ')}.`;
 }
 
 export function planHasChanges(plan: Plan): boolean {

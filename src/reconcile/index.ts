@@ -1,12 +1,12 @@
 import type { Diagnostic } from '../errors.js';
-import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
+import type { DesiredModel, DriftItem, Lease, Plan, SinkWork } from '../model/types.js';
 import { makePlan, planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
 import type { Engine } from '../engine/index.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { SinkContext } from '../sinks/index.js';
-import { reconcileSinks, type SinkEvent, type SinkReport } from './lifecycle.js';
+import { describeSink, type SinkContext } from '../sinks/index.js';
+import { reconcileSinks, roleFingerprint, scheduleSink, type SinkEvent, type SinkReport } from './lifecycle.js';
 import { detectDrift, driftItems, repairDrift, type DriftEvent } from './drift.js';
 
 export interface ReconcileDeps {
@@ -51,10 +51,38 @@ export interface ReconcileOptions {
   refresh?: boolean;
 }
 
-/** Makes the plan for the desired model against the state. Pure apart from reading the state. */
-export async function planAgainstState(state: StateStore, desired: DesiredModel, warnings: Diagnostic[] = []): Promise<Plan> {
+/**
+ * Makes the plan for the desired model against the state, with the sink
+ * credentials due now (`sinkWork`): what reconcile would issue, renew or replace
+ * although no file changed. Reads the state only; `sinks` lets it name targets
+ * exactly as the lifecycle will (no AWS call).
+ */
+export async function planAgainstState(
+  state: StateStore,
+  desired: DesiredModel,
+  warnings: Diagnostic[] = [],
+  opts: { sinks?: SinkContext; now?: number } = {},
+): Promise<Plan> {
   const [applied, leases] = await Promise.all([state.getApplied(), state.listLeases()]);
-  return makePlan(desired, applied, leases, warnings);
+  const plan = makePlan(desired, applied, leases, warnings);
+  return { ...plan, sinkWork: await sinkWorkDue(state, desired, plan, leases, opts) };
+}
+
+async function sinkWorkDue(state: StateStore, desired: DesiredModel, plan: Plan, leases: Lease[], opts: { sinks?: SinkContext; now?: number }): Promise<SinkWork[]> {
+  // What the plan's changes already say (a new sink, a rotation by a sink or role change) is not repeated.
+  const shown = new Set([...plan.sinks.filter((s) => s.action !== 'update' || s.rotate).map((s) => s.name), ...plan.roles.flatMap((r) => r.sinksToRotate)]);
+  const now = opts.now ?? Date.now();
+  const ctx = opts.sinks && { ...opts.sinks, mounts: desired.config.mounts };
+  const work: SinkWork[] = [];
+  for (const spec of desired.sinks) {
+    if (shown.has(spec.name)) continue;
+    const status = await state.getSinkStatus(spec.name);
+    const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
+    const target = (ctx && describeSink(spec, ctx)) ?? status?.published?.target ?? '';
+    const { due } = scheduleSink({ spec, target, status, leases: leases.filter((l) => l.sink === spec.name), role: role && roleFingerprint(role), now });
+    if (due) work.push({ sink: spec.name, work: due.work, reason: due.reason });
+  }
+  return work;
 }
 
 /**
@@ -68,7 +96,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   const recovered = await engine.recover();
   if (recovered.rolledBack || recovered.completed) log({ kind: 'recovered', ...recovered });
 
-  const plan = await planAgainstState(state, desired, opts.warnings);
+  const plan = await planAgainstState(state, desired, opts.warnings, { sinks: deps.sinks, now: deps.clock.now() });
   if (opts.saved) assertSavedPlanStillValid(opts.saved, plan);
 
   // Drift is judged against the state as the leases were issued, before this

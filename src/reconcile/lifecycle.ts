@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Engine, IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
+import { formatDuration } from '../duration.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
 import { ROLE_FIELDS, ROLE_FIELDS_THAT_ROTATE, SINK_FIELDS, sinkFieldRotates } from '../plan/fields.js';
@@ -58,6 +59,11 @@ export interface SinkReport {
   /** The issued credential's expiry (epoch ms). */
   expiresAt?: number;
   error?: string;
+  /** Failed: attempts in a row so far, and when the next one is made (the backoff). */
+  attempts?: number;
+  nextAttemptAt?: number;
+  /** Failed before, and not tried this run: its backoff has not passed. */
+  deferred?: boolean;
 }
 
 export type NextAction = 'issue' | 'renew' | 'rotate' | 'revoke-old' | 'none';
@@ -155,7 +161,9 @@ export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: S
     // Without a sink context the target cannot be computed; treat it as unchanged.
     const target = ctx ? describeSink(spec, ctx) : status?.published?.target;
     const schedule = scheduleSink({ spec, target: target ?? '', status, leases: leases.filter((l) => l.sink === spec.name), now: 0 });
-    consider(schedule.current ? schedule.next.at : 0);
+    // A failing sink is retried when its backoff ends, not at every wake.
+    const retryAt = status?.nextAttemptAt ?? 0;
+    consider(Math.max(schedule.current ? (schedule.next.at ?? 0) : 0, schedule.due ? retryAt : 0));
   }
   return earliest;
 }
@@ -208,6 +216,21 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
       reports.push({ sink: spec.name, outcome: 'unchanged', target, leaseId: schedule.current?.leaseId, retired: [], revoked: [] });
       continue;
     }
+    if (status?.nextAttemptAt !== undefined && now < status.nextAttemptAt && status.failedFor === attemptKey(spec, role)) {
+      reports.push({
+        sink: spec.name,
+        outcome: 'failed',
+        reason: `retried in ${formatDuration(Math.ceil((status.nextAttemptAt - now) / 1000))}, after ${status.failures ?? 1} failed attempt${status.failures === 1 ? '' : 's'}`,
+        target,
+        ...(status.lastError !== undefined && { error: status.lastError }),
+        attempts: status.failures ?? 1,
+        nextAttemptAt: status.nextAttemptAt,
+        deferred: true,
+        retired: [],
+        revoked: [],
+      });
+      continue;
+    }
     // A live lease the sink does not hold means a run stopped between publishing
     // and recording it: which one consumers have is unknown, so publish a new
     // credential and give every older one the grace.
@@ -242,9 +265,39 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
   return reports as SinkReport[];
 }
 
-async function recordFailure(state: StateStore, name: string, status: SinkStatus | undefined, now: number, report: SinkReport): Promise<SinkReport> {
-  await state.setSinkStatus(name, { ...status, lastAttemptAt: now, lastError: report.error });
+/**
+ * A failing sink backs off: the first retry a minute later, then 2, 4, 8...
+ * minutes, at most an hour apart. Without it, a sink that cannot be issued
+ * (a group that does not exist, a refused permission) would try, and fail, on
+ * every reconcile and watch wake, costing AWS calls and filling the audit log;
+ * and each attempt is a write to AWS, even if undone. A change to the sink or
+ * its role is worth trying at once (the fix may be that change).
+ */
+export const SINK_RETRY_FIRST_MS = 60_000;
+export const SINK_RETRY_MAX_MS = 3_600_000;
+
+export function sinkRetryDelay(failures: number): number {
+  return Math.min(SINK_RETRY_MAX_MS, SINK_RETRY_FIRST_MS * 2 ** Math.max(0, failures - 1));
+}
+
+/** What a failure is for: the sink's spec and its role, so that editing either retries at once. */
+function attemptKey(spec: SinkSpec, role: RoleSpec | undefined): string {
+  return canonicalJson({ spec, role: role && roleFingerprint(role) })!;
+}
+
+async function recordFailure(state: StateStore, name: string, status: SinkStatus | undefined, now: number, report: SinkReport, key?: string): Promise<SinkReport> {
+  const failures = (status?.failures ?? 0) + 1;
+  const nextAttemptAt = now + sinkRetryDelay(failures);
+  await state.setSinkStatus(name, { ...status, lastAttemptAt: now, lastError: report.error, failures, nextAttemptAt, ...(key !== undefined && { failedFor: key }) });
+  report.attempts = failures;
+  report.nextAttemptAt = nextAttemptAt;
   return report;
+}
+
+/** The status after a success: the backoff is over. */
+function succeeded(status: SinkStatus | undefined, at: { lastAttemptAt: number; lastSuccessAt: number; lastError?: string }): SinkStatus {
+  const { failures: _f, nextAttemptAt: _n, failedFor: _k, ...rest } = status ?? {};
+  return { ...rest, ...at, lastError: at.lastError };
 }
 
 interface ApplyArgs {
@@ -280,7 +333,7 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
           report.outcome = 'renewed';
           report.leaseId = renewed.leaseId;
           report.expiresAt = renewed.expiresAt;
-          await state.setSinkStatus(spec.name, { ...a.status, lastAttemptAt: startedAt, lastSuccessAt: clock.now(), lastError: undefined });
+          await state.setSinkStatus(spec.name, succeeded(a.status, { lastAttemptAt: startedAt, lastSuccessAt: clock.now() }));
           return report;
         }
         report.reason = `${a.reason}; renewed, but the sink still shows the old expiry (${refreshError})`;
@@ -288,16 +341,11 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
       // Else the engine capped the renewal (lease_max): replace after all.
     }
     await replace(a, report);
-    await state.setSinkStatus(spec.name, {
-      ...(await state.getSinkStatus(spec.name)),
-      lastAttemptAt: startedAt,
-      lastSuccessAt: clock.now(),
-      lastError: report.error,
-    });
+    await state.setSinkStatus(spec.name, succeeded(await state.getSinkStatus(spec.name), { lastAttemptAt: startedAt, lastSuccessAt: clock.now(), ...(report.error !== undefined && { lastError: report.error }) }));
   } catch (err) {
     report.outcome = 'failed';
     report.error = errorMessage(err);
-    await recordFailure(state, spec.name, await state.getSinkStatus(spec.name), startedAt, report);
+    await recordFailure(state, spec.name, await state.getSinkStatus(spec.name), startedAt, report, attemptKey(spec, a.role));
   }
   return report;
 }

@@ -78,6 +78,12 @@ export interface SinkStatus {
   lastAttemptAt?: number;
   lastSuccessAt?: number;
   lastError?: string;
+  /** Failed attempts in a row since the last success (src/reconcile/lifecycle.ts backoff). */
+  failures?: number;
+  /** No new attempt before this (epoch ms), unless the sink or its role changes. */
+  nextAttemptAt?: number;
+  /** The sink and role (fingerprints) the failures were for: a change is worth trying at once. */
+  failedFor?: string;
   /** What the sink holds now (src/reconcile/lifecycle.ts). Never a secret. */
   published?: PublishedSink;
 }

@@ -2,12 +2,14 @@
  * Story: publishing fails (Secrets Manager refuses, a file cannot be written,
  * a secret of the same name belongs to someone else). The key issued for it is
  * revoked at once, so no live key exists that nobody holds; the other sinks go
- * ahead; the failure is reported and recorded; the next reconcile tries again.
+ * ahead; the failure is reported and recorded; a later reconcile, after the
+ * sink's backoff, tries again.
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SINK_RETRY_FIRST_MS } from '../../src/reconcile/lifecycle.js';
 import { asCred, cli, fixtureRepo, MINUTE_MS, model, secretCredential, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { localAwsClientConfig } from '../support/aws/index.js';
 import { callerIdentity, credopsUsers } from './helpers.js';
@@ -39,6 +41,8 @@ describe('a publish that fails', () => {
     expect(w.aws.secrets.get('ci/deploy')).toBeUndefined();
     expect(await w.t.state.getSinkStatus('ci-deploy')).toMatchObject({ lastError: ci!.error });
 
+    // The failed sink backs off (lifecycle.ts): the next reconcile after its first wait tries again.
+    w.aws.clock.advance(SINK_RETRY_FIRST_MS);
     const retry = await w.reconcile(model('c1', [secretSink, fileSink]));
     expect(retry.sinks.map((s) => s.outcome)).toEqual(['issued', 'unchanged']);
     await callerIdentity(w.aws, asCred(secretCredential(w.aws, 'ci/deploy')));
@@ -57,6 +61,7 @@ describe('a publish that fails', () => {
     expect(credopsUsers(w.aws)).toHaveLength(1);
     expect((await w.t.state.listLeases()).map((l) => [l.leaseId, l.revokeAt])).toEqual([[key1.lease_id, undefined]]);
 
+    w.aws.clock.advance(SINK_RETRY_FIRST_MS);
     const retry = await w.reconcile(model('c1', [secretSink]));
     expect(retry.sinks).toMatchObject([{ outcome: 'rotated', retired: [key1.lease_id] }]);
   });
