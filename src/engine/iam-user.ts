@@ -178,6 +178,12 @@ async function createUser(iam: IAMClient, call: Call, input: CreateUserCommandIn
     const created = await call('CreateUser', () => iam.send(new CreateUserCommand(input)));
     return created.User?.Arn;
   } catch (err) {
+    // Tags in CreateUser need iam:TagUser, which Vault's documented least-privilege
+    // policy does not grant. AWS refused the whole call, so nothing exists: create
+    // the user untagged. `tidy --orphans` then knows it by its name's shape alone.
+    if (input.Tags?.length && isAwsError(err, 'AccessDenied') && /iam:TagUser/.test((err as Error).message)) {
+      return createUser(iam, call, { ...input, Tags: undefined });
+    }
     if (!isAwsError(err, 'EntityAlreadyExists') || attemptsOf(err) < 2) throw err;
     const existing = await call('GetUser', () => iam.send(new GetUserCommand({ UserName: input.UserName })));
     return existing.User?.Arn;

@@ -26,12 +26,12 @@ const OPERATORS: Record<string, Operator> = {
   DateLessThanEquals: (a, e) => dateOf(a) <= dateOf(e),
 };
 
-function wildcard(pattern: string, ignoreCase: boolean): RegExp {
+export function wildcard(pattern: string, ignoreCase: boolean): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, ignoreCase ? 'i' : '');
 }
 
-const asList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+export const asList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
 
 /** Every operator and key of the Condition must match; within one key, any of its values (IAM's rules). */
 function conditionMatches(condition: unknown, ctx: RequestContext): boolean {

@@ -58,11 +58,12 @@ export interface LocalAws {
   close(): Promise<void>;
 }
 
-export async function startLocalAws(opts: { seed?: number; accountId?: string } = {}): Promise<LocalAws> {
+export async function startLocalAws(opts: { seed?: number; accountId?: string; enforcePolicies?: boolean } = {}): Promise<LocalAws> {
   const seed = opts.seed ?? 1;
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const clock = offsetClock();
   const world = new World(accountId, LOCAL_AWS_REGION, clock, seed);
+  world.enforcePolicies = opts.enforcePolicies ?? false;
   const rootUser = world.addUser(ROOT_USER_NAME);
   rootUser.attachedPolicies.push('arn:aws:iam::aws:policy/AdministratorAccess');
   const rootKey = world.addAccessKey(rootUser);

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkExplicitDeny } from './deny.js';
 import { AwsError } from './errors.js';
+import { checkIdentityPolicy } from './authorize.js';
 import type { Faults } from './faults.js';
 import { IAM_NAMESPACE, iamActions } from './iam.js';
 import { QueryParams, type QueryHandler } from './query.js';
@@ -145,6 +146,7 @@ export class LocalAwsServer {
       const htmlStatus = this.faults.htmlAnswer(serviceName, action);
       if (htmlStatus !== undefined) throw new HtmlAnswer(htmlStatus);
       if (caller.kind === 'session') checkExplicitDeny(this.world, caller.session, serviceName, action, service.protocol);
+      if (caller.kind === 'user' && this.world.enforcePolicies) checkIdentityPolicy(this.world, caller.user, serviceName, action, queryParams, service.protocol);
       if (service.protocol === 'query') {
         const handler = service.query?.[action];
         if (!handler || !queryParams) throw new AwsError('InvalidAction', `Could not find operation ${action} for version ${queryParams?.version ?? ''}`, 400);

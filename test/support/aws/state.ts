@@ -164,6 +164,8 @@ export class World {
   private readonly issued = new Set<string>();
   /** Users younger than this are not found by name yet (IAM eventual consistency; faults.ts). */
   userPropagationMs = 0;
+  /** Requests signed with an IAM user's key need an Allow in its policies (authorize.ts). */
+  enforcePolicies = false;
 
   constructor(
     readonly accountId: string,
