@@ -97,7 +97,7 @@ export const iamUser: CredentialKind = {
         resources.groups!.push(GroupName);
       }
       attempted.key = true;
-      const key = await call('CreateAccessKey', () => iam.send(new CreateAccessKeyCommand({ UserName })));
+      const key = await createAccessKey(iam, call, UserName);
       const accessKeyId = key.AccessKey?.AccessKeyId;
       const secretAccessKey = key.AccessKey?.SecretAccessKey;
       if (!accessKeyId || !secretAccessKey) throw new Error(`CreateAccessKey for ${UserName} returned no key`);
@@ -187,6 +187,22 @@ async function createUser(iam: IAMClient, call: Call, input: CreateUserCommandIn
     if (!isAwsError(err, 'EntityAlreadyExists') || attemptsOf(err) < 2) throw err;
     const existing = await call('GetUser', () => iam.send(new GetUserCommand({ UserName: input.UserName })));
     return existing.User?.Arn;
+  }
+}
+
+/**
+ * CreateAccessKey on the new user. Two attempts whose answers were lost after
+ * AWS created their keys fill the user's two key slots, and the SDK's next
+ * retry hits LimitExceeded: the user is new and credops's, so its keys are
+ * ones nobody holds. They are deleted and the key created once more.
+ */
+async function createAccessKey(iam: IAMClient, call: Call, UserName: string) {
+  try {
+    return await call('CreateAccessKey', () => iam.send(new CreateAccessKeyCommand({ UserName })));
+  } catch (err) {
+    if (!isAwsError(err, 'LimitExceeded') || attemptsOf(err) < 2) throw err;
+    await deleteKeysExcept(iam, call, UserName, undefined);
+    return call('CreateAccessKey', () => iam.send(new CreateAccessKeyCommand({ UserName })));
   }
 }
 
