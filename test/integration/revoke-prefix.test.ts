@@ -114,4 +114,22 @@ describe('revoke --prefix', () => {
     expect(rest.stdout).toBe('Revoked 1 leases; 0 failed\n');
     expect(credopsUsers(aws)).toEqual([]);
   });
+
+  it('list and revoke share one prefix rule, as Vault has: a prefix is a path, so web is not web-admin', async () => {
+    const { engine } = engineFor(aws, t);
+    const web = await engine.issue({ mount: 'aws', role: 'web', path: 'creds' });
+    const admin = await engine.issue({ mount: 'aws', role: 'web-admin', path: 'creds' });
+
+    const listed = await runCli(aws, t, ['lease', 'list', '--prefix', 'aws/creds/web', '--format', 'json']);
+    expect((JSON.parse(listed.stdout) as { lease_id: string }[]).map((l) => l.lease_id)).toEqual([web.lease.leaseId]);
+    const partial = await runCli(aws, t, ['lease', 'list', '--prefix', 'aws/creds/we', '--format', 'json']);
+    expect(JSON.parse(partial.stdout)).toEqual([]);
+    const revoked = await runCli(aws, t, ['lease', 'revoke', '--prefix', 'aws/creds/we']);
+    expect(revoked.stdout).toBe('Revoked 0 leases; 0 failed\n');
+    // A whole lease id is that lease, for both.
+    const exact = await runCli(aws, t, ['lease', 'list', '--prefix', admin.lease.leaseId, '--format', 'json']);
+    expect((JSON.parse(exact.stdout) as { lease_id: string }[]).map((l) => l.lease_id)).toEqual([admin.lease.leaseId]);
+    expect((await runCli(aws, t, ['lease', 'revoke', '--prefix', 'aws/creds/web'])).stdout).toBe('Revoked 1 leases; 0 failed\n');
+    expect((await t.state.listLeases()).map((l) => l.leaseId)).toEqual([admin.lease.leaseId]);
+  });
 });
