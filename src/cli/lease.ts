@@ -21,17 +21,10 @@ export function registerLease(program: Command, run: Run): void {
     .option('--prefix <prefix>', 'only leases whose id starts with this')
     .addOption(format())
     .action(async (opts: { prefix?: string; format: OutputFormat }, cmd: Command) => {
-      await withState(
-        cmd,
-        run,
-        async (state, where) => {
-          const engine = runtimeFor(state, run.io, where).engine;
-          await recoverIfNeeded(cmd, state, engine, run.io);
-          const leases = opts.prefix ? await engine.under(opts.prefix) : await engine.list();
-          run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
-        },
-        { readOnly: true },
-      );
+      await withReadingEngine(cmd, run, async (engine) => {
+        const leases = opts.prefix ? await engine.under(opts.prefix) : await engine.list();
+        run.io.stdout(formatLeaseList(leases, systemClock.now(), opts.format));
+      });
     });
 
   lease
@@ -40,16 +33,7 @@ export function registerLease(program: Command, run: Run): void {
     .argument('<lease_id>')
     .addOption(format())
     .action(async (leaseId: string, opts: { format: OutputFormat }, cmd: Command) => {
-      await withState(
-        cmd,
-        run,
-        async (state, where) => {
-          const engine = runtimeFor(state, run.io, where).engine;
-          await recoverIfNeeded(cmd, state, engine, run.io);
-          run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format));
-        },
-        { readOnly: true },
-      );
+      await withReadingEngine(cmd, run, async (engine) => run.io.stdout(formatLookup(await engine.lookup(leaseId), systemClock.now(), opts.format)));
     });
 
   lease
@@ -103,6 +87,20 @@ export function registerLease(program: Command, run: Run): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await withLockedEngine(cmd, run, 'lease tidy', async (engine) => reportBulk(await engine.tidy(), run, 'expired leases'));
     });
+}
+
+/** For commands that only read: opens the state (never creating it), recovers what a crashed run left, then runs fn. */
+async function withReadingEngine(cmd: Command, run: Run, fn: (engine: Engine) => Promise<void>): Promise<void> {
+  await withState(
+    cmd,
+    run,
+    async (state, where) => {
+      const engine = runtimeFor(state, run.io, where).engine;
+      await recoverIfNeeded(cmd, state, engine, run.io);
+      await fn(engine);
+    },
+    { readOnly: true },
+  );
 }
 
 /** Opens the state, takes the lock, recovers the journal, then runs fn. */
