@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.credops/', 'src/model/schema-types.ts'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.credops/', 'src/model/schema-types.ts', 'src/schema/validators.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { configureRoot, describeRoot, rotateRoot, type RootDeps } from '../engine/root.js';
+import type { RootDeps } from '../engine/root.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const rootModule = () => import('../engine/root.js');
 import { UserError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
 import type { Location } from './location.js';
@@ -20,14 +22,14 @@ export function registerConfig(program: Command, run: Run): void {
     .option('--access-key <id>', 'access key id of the IAM user credops acts as; the secret access key is read from stdin')
     .action(async (opts: MountOptions & { accessKey?: string }, cmd: Command) => {
       if (opts.accessKey === undefined) {
-        await withState(cmd, run, async (state, where) => run.io.stdout(table(await describeRows(rootDeps(state, run, where), opts.mount))), { readOnly: true });
+        await withState(cmd, run, async (state, where) => run.io.stdout(table(await describeRows(await rootDeps(state, run, where), opts.mount))), { readOnly: true });
         return;
       }
       const secretAccessKey = await readSecretFromStdin(run);
       await withState(cmd, run, (state, where) =>
         withLock(cmd, state, 'config root', async () => {
           await warnIfMountNotApplied(state, opts.mount, run);
-          const stored = await configureRoot(rootDeps(state, run, where), { mount: opts.mount, accessKeyId: opts.accessKey!, secretAccessKey });
+          const stored = await (await rootModule()).configureRoot(await rootDeps(state, run, where), { mount: opts.mount, accessKeyId: opts.accessKey!, secretAccessKey });
           run.io.stdout(`Success! Data written to: ${opts.mount}/config/root (access key ${stored.access_key_id})\n`);
         }),
       );
@@ -39,7 +41,7 @@ export function registerConfig(program: Command, run: Run): void {
     .option('--mount <name>', 'secrets engine mount', 'aws')
     .action(async (opts: MountOptions, cmd: Command) => {
       const result = await withState(cmd, run, (state, where) =>
-        withLock(cmd, state, 'config rotate-root', () => rotateRoot(rootDeps(state, run, where), { mount: opts.mount })),
+        withLock(cmd, state, 'config rotate-root', async () => (await rootModule()).rotateRoot(await rootDeps(state, run, where), { mount: opts.mount })),
       );
       if (result.cleanedUp.length) {
         run.io.stderr(`A previous rotate-root was interrupted; deleted the key(s) it left: ${result.cleanedUp.join(', ')}.\n`);
@@ -48,7 +50,7 @@ export function registerConfig(program: Command, run: Run): void {
     });
 }
 
-function rootDeps(state: StateStore, run: Run, where: Location): RootDeps {
+async function rootDeps(state: StateStore, run: Run, where: Location): Promise<RootDeps> {
   return runtimeFor(state, run.io, where);
 }
 
@@ -74,7 +76,7 @@ async function warnIfMountNotApplied(state: StateStore, mount: string, run: Run)
 }
 
 async function describeRows(deps: Pick<RootDeps, 'state' | 'env'>, mount: string): Promise<[string, string][]> {
-  const d = await describeRoot(deps, mount);
+  const d = await (await rootModule()).describeRoot(deps, mount);
   const rows: [string, string][] = [['mount', d.mount]];
   rows.push(['access_key', d.accessKeyId ?? 'n/a']);
   rows.push(['source', d.source]);

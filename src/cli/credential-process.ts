@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { CredentialCache, cacheEntryName, cacheKey, credentialCacheDir, reusableUntil, type CachedCredential } from './credential-cache.js';
 import type { IssuedCredential } from '../engine/index.js';
-import { credentialKind, defaultPathOf } from '../engine/registry.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const registryModule = () => import('../engine/registry.js');
 import { parseDuration } from '../duration.js';
 import type { StateStore } from '../state/store.js';
 import { locate } from './location.js';
@@ -41,7 +42,7 @@ export function registerCredentialProcess(program: Command, run: Run): void {
       const ttl = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
       const env = run.io.env;
       const cache = new CredentialCache(credentialCacheDir(env), await cacheKey(env));
-      const where = locate(cmd, run.io);
+      const where = await locate(cmd, run.io);
       const name = cacheEntryName({
         state: stateIdentity(where.stateUrl, where.stateBase),
         mount: opts.mount,
@@ -57,11 +58,11 @@ export function registerCredentialProcess(program: Command, run: Run): void {
         return withLock(cmd, state, 'credential-process', async () => {
           const again = await fromCache(state, cache, name);
           if (again) return again;
-          const engine = runtimeFor(state, run.io, where).engine;
+          const engine = (await runtimeFor(state, run.io, where)).engine;
           await engine.recover();
           const applied = (await state.getApplied()).roles.find((r) => r.mount === opts.mount && r.name === role);
           // As a sink does. An unknown role is asked at creds/, where the engine says it does not exist.
-          const path = applied ? defaultPathOf(applied) : 'creds';
+          const path = applied ? (await registryModule()).defaultPathOf(applied) : 'creds';
           const cred = await engine.issue({
             mount: opts.mount,
             role,
@@ -72,7 +73,7 @@ export function registerCredentialProcess(program: Command, run: Run): void {
           const entry = cacheEntry(cred);
           await cache.write(name, entry);
           // IAM is eventually consistent: the SDK uses the key at once, and must not be refused.
-          if (credentialKind(cred.lease.credentialType)?.verifyBeforeUse) await engine.waitUntilUsable(cred, opts.mount);
+          if ((await registryModule()).credentialKind(cred.lease.credentialType)?.verifyBeforeUse) await engine.waitUntilUsable(cred, opts.mount);
           return processOutput(entry, Math.min(cred.lease.expiresAt, cred.expiration?.getTime() ?? Infinity));
         });
       });

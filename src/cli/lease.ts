@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { REVOKE_CONCURRENCY, type BulkRevokeResult, type Engine } from '../engine/index.js';
+import type { BulkRevokeResult, Engine } from '../engine/index.js';
+import { REVOKE_CONCURRENCY } from '../engine/deps.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import type { StateStore } from '../state/store.js';
 import { formatLeaseList, formatLookup, formatRenewal, OUTPUT_FORMATS, remainingSeconds, type OutputFormat } from './lease-format.js';
@@ -95,7 +96,7 @@ async function withReadingEngine(cmd: Command, run: Run, fn: (engine: Engine) =>
     cmd,
     run,
     async (state, where) => {
-      const engine = runtimeFor(state, run.io, where).engine;
+      const engine = (await runtimeFor(state, run.io, where)).engine;
       await recoverIfNeeded(cmd, state, engine, run.io);
       await fn(engine);
     },
@@ -107,7 +108,7 @@ async function withReadingEngine(cmd: Command, run: Run, fn: (engine: Engine) =>
 export async function withLockedEngine<T>(cmd: Command, run: Run, operation: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   return withState(cmd, run, (state, where) =>
     withLock(cmd, state, operation, async () => {
-      const engine = runtimeFor(state, run.io, where).engine;
+      const engine = (await runtimeFor(state, run.io, where)).engine;
       reportRecovery(await engine.recover(), run.io);
       return fn(engine);
     }),

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { CONFIG_FILES } from '../load/config.js';
+import { CONFIG_FILES } from '../load/config-files.js';
 import type { EngineConfig } from '../model/types.js';
 import { DEFAULT_STATE_URL } from '../state/index.js';
 import type { Io } from './runtime.js';
@@ -28,9 +27,9 @@ export const DEFAULT_AUDIT_LOG = '.credops/audit.log';
  * `config` is the repo's config when the command has loaded it (a git URL repo
  * has no local root: its relative paths are taken from the working directory).
  */
-export function locate(cmd: Command, io: Io, config?: Pick<EngineConfig, 'state' | 'audit_log'>): Location {
+export async function locate(cmd: Command, io: Io, config?: Pick<EngineConfig, 'state' | 'audit_log'>): Promise<Location> {
   const root = repoRoot(cmd, io);
-  const fromRepo = config ?? readConfigPaths(root);
+  const fromRepo = config ?? (await readConfigPaths(root));
   const flag = nonEmpty(cmd.optsWithGlobals<{ state?: string }>().state) ?? nonEmpty(io.env.CREDOPS_STATE);
   const stateUrl = flag ?? nonEmpty(fromRepo.state) ?? DEFAULT_STATE_URL;
   const auditEnv = nonEmpty(io.env.CREDOPS_AUDIT_LOG);
@@ -61,11 +60,12 @@ function repoRoot(cmd: Command, io: Io): string {
  * repo (status, lease, creds): read as plain YAML. A file that does not parse
  * gives nothing here; `credops validate` reports it with its position.
  */
-function readConfigPaths(root: string): { state?: string; audit_log?: string } {
+async function readConfigPaths(root: string): Promise<{ state?: string; audit_log?: string }> {
   for (const name of CONFIG_FILES) {
     const path = join(root, name);
     if (!existsSync(path)) continue;
     try {
+      const { parse: parseYaml } = await import('yaml');
       const doc = parseYaml(readFileSync(path, 'utf8')) as { state?: unknown; audit_log?: unknown } | null;
       return {
         ...(typeof doc?.state === 'string' ? { state: doc.state } : {}),

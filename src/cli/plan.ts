@@ -1,10 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { planAgainstState } from '../reconcile/index.js';
-import { refreshPlan } from '../reconcile/drift.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const reconcileModule = () => import('../reconcile/plan.js');
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const driftModule = () => import('../reconcile/drift.js');
 import { PLAN_FORMATS, planHasChanges, planHasDrift, planHasWork, renderPlan, type PlanFormat } from '../plan/index.js';
-import { useColor, withRuntime, type Run } from './runtime.js';
+import { systemClock } from '../clock.js';
+import { useColor, withRuntime, withState, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
 interface PlanOptions extends RepoOptions {
@@ -22,15 +25,22 @@ export function registerPlan(program: Command, run: Run): void {
     .option('--refresh', 'also check every live lease against AWS (read-only) and show drift')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const { model, warnings } = await readDesired(opts, run.io);
-      const plan = await withRuntime(
-        cmd,
-        run,
-        async (rt) => {
-          const plan = await planAgainstState(rt.state, model, warnings, { sinks: rt.sinks, now: rt.clock.now() });
-          return opts.refresh ? refreshPlan(plan, rt) : plan;
-        },
-        { readOnly: true, config: model.config },
-      );
+      const stateOptions = { readOnly: true, config: model.config };
+      const { planAgainstState } = await reconcileModule();
+      // Without --refresh nothing reaches AWS, and the AWS SDK is not even loaded.
+      const plan = opts.refresh
+        ? await withRuntime(
+            cmd,
+            run,
+            async (rt) => (await driftModule()).refreshPlan(await planAgainstState(rt.state, model, warnings, { sinks: rt.sinks, now: rt.clock.now() }), rt),
+            stateOptions,
+          )
+        : await withState(
+            cmd,
+            run,
+            (state) => planAgainstState(state, model, warnings, { sinks: { cwd: run.io.cwd, home: run.io.env.HOME, stateId: state.id }, now: systemClock.now() }),
+            stateOptions,
+          );
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));
       if (opts.out) writeFileSync(resolve(run.io.cwd, opts.out), renderPlan(plan, 'json'), { mode: 0o644 });
       if (opts.detailedExitcode && (planHasChanges(plan) || planHasDrift(plan) || planHasWork(plan))) run.exitCode = 2;

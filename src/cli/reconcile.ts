@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { parsePlanJson } from '../plan/index.js';
-import { reconcile, type ReconcileResult } from '../reconcile/index.js';
+import type { ReconcileResult } from '../reconcile/index.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const reconcileModule = () => import('../reconcile/index.js');
 import { progressReporter, summaryLine } from './progress.js';
 import { withLock, withRuntime, type Run } from './runtime.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
@@ -32,7 +34,7 @@ export function registerReconcile(program: Command, run: Run): void {
             const unknown = opts.adopt.filter((name) => !model.sinks.some((s) => s.name === name));
             if (unknown.length) throw new UserError(`--adopt ${unknown.join(', ')}: no such sink in the repo (sinks: ${model.sinks.map((s) => s.name).join(', ') || 'none'})`);
             const sinks = opts.adopt.length ? { ...rt.sinks, adopt: new Set(opts.adopt) } : rt.sinks;
-            return await reconcile({ ...rt, sinks, log }, model, { saved, warnings, refresh: opts.refresh });
+            return await (await reconcileModule()).reconcile({ ...rt, sinks, log }, model, { saved, warnings, refresh: opts.refresh });
           } finally {
             progress.finish();
           }

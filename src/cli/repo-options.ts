@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadDesired } from '../load/index.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const loadModule = () => import('../load/index.js');
 import type { Io } from './runtime.js';
 import { formatDiagnostic, ValidationError } from '../errors.js';
 import { emitAnnotations } from './annotations.js';
@@ -26,9 +27,9 @@ export async function readDesired(opts: RepoOptions, io: Io) {
   // A local directory is taken relative to the command's cwd; anything else is a git URL.
   const local = resolve(io.cwd, opts.repo);
   const localDir = existsSync(local) ? local : undefined;
-  let loaded: Awaited<ReturnType<typeof loadDesired>>;
+  let loaded: Awaited<ReturnType<(typeof import('../load/index.js'))['loadDesired']>>;
   try {
-    loaded = await loadDesired({ repo: localDir ?? opts.repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
+    loaded = await (await loadModule()).loadDesired({ repo: localDir ?? opts.repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
   } catch (err) {
     if (err instanceof ValidationError) emitAnnotations(io, err.diagnostics, localDir);
     throw err;

@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
+import type { Engine } from '../engine/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { parseDuration } from '../duration.js';
-import { Engine } from '../engine/index.js';
-import { awsClientsFor } from '../engine/root.js';
 import type { SinkContext } from '../sinks/index.js';
 import type { EngineConfig } from '../model/types.js';
 import { NoStateError, openState } from '../state/index.js';
@@ -66,7 +65,7 @@ export interface StateOptions {
 
 /** Opens the run's state (cli/location.ts says which), runs fn, always closes it. */
 export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStore, where: Location) => Promise<T>, opts: StateOptions = {}): Promise<T> {
-  const where = locate(cmd, run.io, opts.config);
+  const where = await locate(cmd, run.io, opts.config);
   let state: StateStore;
   try {
     state = await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly });
@@ -98,7 +97,13 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
 }
 
-export function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>): Runtime {
+/**
+ * The engine and the AWS SDK are loaded here, when a command first needs them:
+ * `--version`, `validate`, a plan without --refresh and a cached
+ * credential-process never pay for them (issue #11).
+ */
+export async function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>): Promise<Runtime> {
+  const [{ Engine }, { awsClientsFor }] = await Promise.all([import('../engine/index.js'), import('../engine/root.js')]);
   const clients = awsClientsFor(state, io.env);
   const audit = new AuditLog(where.auditPath, systemClock, io.env);
   return {
@@ -114,7 +119,7 @@ export function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'aud
 
 /** withState, with the run's Runtime built on the state. */
 export async function withRuntime<T>(cmd: Command, run: Run, fn: (rt: Runtime) => Promise<T>, opts: StateOptions = {}): Promise<T> {
-  return withState(cmd, run, (state, where) => fn(runtimeFor(state, run.io, where)), opts);
+  return withState(cmd, run, async (state, where) => fn(await runtimeFor(state, run.io, where)), opts);
 }
 
 /**

@@ -2,10 +2,10 @@ import { Option, type Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import type { Lease } from '../model/types.js';
-import { roleFingerprint, scheduleSink, type NextAction } from '../reconcile/lifecycle.js';
+import { roleFingerprint, scheduleSink, type NextAction } from '../reconcile/schedule.js';
 import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
-import { withRuntime, type Run } from './runtime.js';
+import { withState, type Run } from './runtime.js';
 
 interface StatusOptions {
   format: 'table' | 'json';
@@ -39,7 +39,8 @@ export function registerStatus(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: StatusOptions, cmd: Command) => {
       const now = systemClock.now();
-      const rows = await withRuntime(cmd, run, (rt) => sinkStatusRows(rt.state, rt.sinks, now), { readOnly: true });
+      // Reads the state only: no AWS call, and no AWS SDK loaded.
+      const rows = await withState(cmd, run, (state) => sinkStatusRows(state, { cwd: run.io.cwd, home: run.io.env.HOME, stateId: state.id }, now), { readOnly: true });
       run.io.stdout(opts.format === 'json' ? `${JSON.stringify({ sinks: rows.map(rowJson) }, null, 2)}\n` : renderTable(rows, now));
     });
 }

@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
-import { deleteOrphans, findOrphans, type DeleteOrphansResult, type OrphanUser } from '../engine/orphans.js';
+import type { DeleteOrphansResult, OrphanUser } from '../engine/orphans.js';
+/** Loaded when an action runs, not with the CLI (issue #11). */
+const orphansModule = () => import('../engine/orphans.js');
 import { OUTPUT_FORMATS, type OutputFormat } from './lease-format.js';
 import { withLock, withRuntime, type Run } from './runtime.js';
 
@@ -30,7 +32,7 @@ export function registerTidy(program: Command, run: Run): void {
       await withRuntime(cmd, run, async (rt) => {
         const { state, clients } = rt;
         if (!opts.delete) {
-          run.io.stdout(formatOrphans(await findOrphans({ state, clients }, { mount: opts.mount }), opts.format));
+          run.io.stdout(formatOrphans(await (await orphansModule()).findOrphans({ state, clients }, { mount: opts.mount }), opts.format));
           return;
         }
         await withLock(cmd, state, 'tidy --orphans --delete', async () => {
@@ -38,8 +40,8 @@ export function registerTidy(program: Command, run: Run): void {
           if (recovered.pending || recovered.failed.length) {
             run.io.stderr(`Note: ${recovered.pending + recovered.failed.length} interrupted issuance(s) are still in the journal; their users are kept for the next run.\n`);
           }
-          const orphans = await findOrphans({ state, clients }, { mount: opts.mount });
-          const result = await deleteOrphans(rt, orphans);
+          const orphans = await (await orphansModule()).findOrphans({ state, clients }, { mount: opts.mount });
+          const result = await (await orphansModule()).deleteOrphans(rt, orphans);
           run.io.stdout(formatOrphans(orphans, opts.format, result));
           for (const f of result.failed) run.io.stderr(`Error: deleting ${f.userName}: ${f.error}\n`);
           if (result.failed.length) run.exitCode = 1;

@@ -4,10 +4,7 @@ import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
-import { reconcile } from '../reconcile/index.js';
-import { nextDeadline } from '../reconcile/lifecycle.js';
-import { startHealthServer, WatchHealth } from './health.js';
-import { jsonLogLine, watch, type LogEntry } from '../reconcile/watch.js';
+import type { LogEntry } from '../reconcile/watch.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 import { withLock, withRuntime, type Run } from './runtime.js';
 
@@ -33,6 +30,13 @@ export function registerWatch(program: Command, run: Run): void {
       const intervalSeconds = parseDuration(opts.interval);
       if (intervalSeconds < MIN_INTERVAL_SECONDS) throw new UserError(`--interval must be at least ${MIN_INTERVAL_SECONDS}s`);
       const healthPort = opts.healthPort === undefined ? undefined : parsePort(opts.healthPort);
+      // The loop, the engine and the health server are loaded when watch starts, not with the CLI.
+      const [{ reconcile }, { nextDeadline }, { startHealthServer, WatchHealth }, { jsonLogLine, watch }] = await Promise.all([
+        import('../reconcile/index.js'),
+        import('../reconcile/lifecycle.js'),
+        import('./health.js'),
+        import('../reconcile/watch.js'),
+      ]);
       const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, systemClock.now()));
       const stop = stopOnSignals(run, log);
       try {

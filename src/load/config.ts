@@ -7,7 +7,9 @@ import { durationSeconds } from '../schema/vault-values.js';
 import { validateAgainstSchema } from '../schema/validate-document.js';
 import type { LoadContext } from './context.js';
 
-export const CONFIG_FILES = ['credops.yaml', 'credops.yml'];
+import { CONFIG_FILES } from './config-files.js';
+
+export { CONFIG_FILES };
 
 export interface LoadedConfig {
   /** Undefined when credops.yaml has an error. */

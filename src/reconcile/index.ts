@@ -1,17 +1,23 @@
+import type { AwsClients } from '../aws/clients.js';
 import type { Diagnostic } from '../errors.js';
-import type { DesiredModel, DriftItem, Lease, Plan, SinkWork } from '../model/types.js';
-import { makePlan, planHasChanges } from '../plan/index.js';
+import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
+import { planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
 import type { Engine } from '../engine/index.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import { describeSink, type SinkContext } from '../sinks/index.js';
-import { reconcileSinks, roleFingerprint, scheduleSink, type SinkEvent, type SinkReport } from './lifecycle.js';
+import type { SinkContext } from '../sinks/index.js';
+import { reconcileSinks, type SinkEvent, type SinkReport } from './lifecycle.js';
+import { planAgainstState } from './plan.js';
+
+export { planAgainstState } from './plan.js';
 import { detectDrift, driftItems, repairDrift, type DriftEvent } from './drift.js';
 
 export interface ReconcileDeps {
   state: StateStore;
   engine: Engine;
+  /** AWS clients for the drift check and repair (the same set the engine and sinks use). */
+  clients: AwsClients;
   /** What sinks need to reach their targets (AWS clients, the working directory). */
   sinks: SinkContext;
   clock: Clock;
@@ -52,40 +58,6 @@ export interface ReconcileOptions {
 }
 
 /**
- * Makes the plan for the desired model against the state, with the sink
- * credentials due now (`sinkWork`): what reconcile would issue, renew or replace
- * although no file changed. Reads the state only; `sinks` lets it name targets
- * exactly as the lifecycle will (no AWS call).
- */
-export async function planAgainstState(
-  state: StateStore,
-  desired: DesiredModel,
-  warnings: Diagnostic[] = [],
-  opts: { sinks?: SinkContext; now?: number } = {},
-): Promise<Plan> {
-  const [applied, leases] = await Promise.all([state.getApplied(), state.listLeases()]);
-  const plan = makePlan(desired, applied, leases, warnings);
-  return { ...plan, sinkWork: await sinkWorkDue(state, desired, plan, leases, opts) };
-}
-
-async function sinkWorkDue(state: StateStore, desired: DesiredModel, plan: Plan, leases: Lease[], opts: { sinks?: SinkContext; now?: number }): Promise<SinkWork[]> {
-  // What the plan's changes already say (a new sink, a rotation by a sink or role change) is not repeated.
-  const shown = new Set([...plan.sinks.filter((s) => s.action !== 'update' || s.rotate).map((s) => s.name), ...plan.roles.flatMap((r) => r.sinksToRotate)]);
-  const now = opts.now ?? Date.now();
-  const ctx = opts.sinks && { ...opts.sinks, mounts: desired.config.mounts };
-  const work: SinkWork[] = [];
-  for (const spec of desired.sinks) {
-    if (shown.has(spec.name)) continue;
-    const status = await state.getSinkStatus(spec.name);
-    const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
-    const target = (ctx && describeSink(spec, ctx)) ?? status?.published?.target ?? '';
-    const { due } = scheduleSink({ spec, target, status, leases: leases.filter((l) => l.sink === spec.name), role: role && roleFingerprint(role), now });
-    if (due) work.push({ sink: spec.name, work: due.work, reason: due.reason });
-  }
-  return work;
-}
-
-/**
  * Applies the repo to the state, then does the AWS work the change implies.
  * Order (DESIGN "Flow"): roles, then sinks, then revocations. The caller holds
  * the state lock. With `saved`, applies exactly that plan, refused if the repo
@@ -107,9 +79,9 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   let drift: DriftItem[] | undefined;
   let sinkContext = deps.sinks;
   if (opts.refresh !== false) {
-    const report = await detectDrift({ state, clients: deps.sinks.clients, clock: deps.clock, sinks: deps.sinks });
+    const report = await detectDrift({ state, clients: deps.clients, clock: deps.clock, sinks: deps.sinks });
     drift = driftItems(report);
-    const repaired = await repairDrift({ state, clients: deps.sinks.clients, engine, log }, report.drifted);
+    const repaired = await repairDrift({ state, clients: deps.clients, engine, log }, report.drifted);
     repairedRevoked.push(...repaired.revoked);
     failed.push(...report.failed, ...repaired.failed);
     if (repaired.takeBack.length) sinkContext = { ...deps.sinks, adopt: new Set([...(deps.sinks.adopt ?? []), ...repaired.takeBack]) };

@@ -1,4 +1,5 @@
-import { simpleGit } from 'simple-git';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * The commit a directory's files come from: HEAD's SHA when none of the files
@@ -7,7 +8,10 @@ import { simpleGit } from 'simple-git';
  * does not hold it, so the SHA would not describe what was applied.
  */
 export async function directoryCommit(dir: string, readPaths: readonly string[]): Promise<string> {
+  // Outside any git work tree there is no commit to find: say so without starting git.
+  if (!insideGitWorkTree(dir)) return 'dirty';
   try {
+    const { simpleGit } = await import('simple-git');
     const git = simpleGit(dir);
     const prefix = (await git.raw(['rev-parse', '--show-prefix'])).trim();
     const head = (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).trim();
@@ -24,5 +28,13 @@ export async function directoryCommit(dir: string, readPaths: readonly string[])
     return head;
   } catch {
     return 'dirty';
+  }
+}
+
+/** Whether `dir` or a directory above it holds `.git` (a directory, or a file for worktrees and submodules). */
+function insideGitWorkTree(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return true;
+    if (dirname(d) === d) return false;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { UserError } from '../errors.js';
 
 /** True for what git would treat as a remote URL rather than a local path. */
@@ -23,6 +23,7 @@ export async function checkoutGitRef(url: string, ref: string | undefined, cache
   if (url.startsWith('-') || ref?.startsWith('-')) throw new UserError(`invalid git URL or ref: ${redactUrl(url)} ${ref ?? ''}`);
   const root = join(cacheBase, createHash('sha256').update(url).digest('hex').slice(0, 16));
   mkdirSync(root, { recursive: true });
+  const { simpleGit } = await import('simple-git');
   const git = simpleGit(root);
   try {
     if (!existsSync(join(root, '.git'))) {

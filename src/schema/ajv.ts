@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Ajv2020 from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import * as generated from './validators.generated.js';
 
 /** The schemas shipped in schemas/ (the single source of truth for every file format). */
 export const SCHEMA_IDS = {
@@ -17,11 +16,11 @@ export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.u
 
 export type Validator = ValidateFunction & { errors?: ErrorObject[] | null };
 
-let compiled: Record<SchemaKind, Validator> | undefined;
-
 /**
- * The compiled validators, built once per process: compiling is the slow part
- * of ajv, validating a file is microseconds.
+ * The validators, generated from schemas/ at build time by
+ * scripts/gen-validators.mjs (ajv standalone code, with the options below), so
+ * that no schema is compiled when credops runs: compiling is ajv's slow part.
+ * A test fails when the generated file is stale.
  *
  * useDefaults fills in the schemas' "default" values, so defaults live in the
  * schema and nowhere else. verbose gives each error its parent schema, where
@@ -30,30 +29,7 @@ let compiled: Record<SchemaKind, Validator> | undefined;
  * branch's errors by schema path.
  */
 export function validators(): Record<SchemaKind, Validator> {
-  if (compiled) return compiled;
-  const ajv = new Ajv2020.default({
-    allErrors: true,
-    verbose: true,
-    useDefaults: true,
-    strict: true,
-    strictRequired: false,
-    strictTypes: false,
-    allowUnionTypes: true,
-  });
-  addFormats.default(ajv);
-  ajv.addKeyword({ keyword: 'errorMessage', schemaType: ['string', 'object'] });
-  // json-schema-to-typescript's override of a generated type (scripts/gen-types.mjs).
-  ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
-  for (const name of readdirSync(SCHEMAS_DIR).filter((f) => f.endsWith('.schema.json')).sort()) {
-    ajv.addSchema(JSON.parse(readFileSync(SCHEMAS_DIR + name, 'utf8')) as object);
-  }
-  const get = (kind: SchemaKind): Validator => {
-    const v = ajv.getSchema(SCHEMA_IDS[kind]);
-    if (!v) throw new Error(`schema ${SCHEMA_IDS[kind]} is missing from ${SCHEMAS_DIR}`);
-    return v;
-  };
-  compiled = { role: get('role'), policy: get('policy'), sink: get('sink'), config: get('config') };
-  return compiled;
+  return generated as unknown as Record<SchemaKind, Validator>;
 }
 
 /** The raw JSON of one schema (read once). */

@@ -1,15 +1,4 @@
-import {
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  RestoreSecretCommand,
-  TagResourceCommand,
-  type DescribeSecretResponse,
-  type SecretsManagerClient,
-  type Tag,
-} from '@aws-sdk/client-secrets-manager';
+import type { DescribeSecretResponse, SecretsManagerClient, Tag } from '@aws-sdk/client-secrets-manager';
 import { SM_RECOVERY_WINDOW_DEFAULT_DAYS, SM_RECOVERY_WINDOW_MAX_DAYS, SM_RECOVERY_WINDOW_MIN_DAYS } from '../limits.js';
 import { AwsUserError, UserError } from '../errors.js';
 import type { SinkSpec } from '../model/types.js';
@@ -25,6 +14,9 @@ export interface SecretsManagerSinkConfig {
   /** 0 deletes at once (ForceDeleteWithoutRecovery); else 7..30 days. */
   recovery_window_days?: number;
 }
+
+/** The SDK is loaded when a secret is first touched: describing the sink (plan, status) needs none of it. */
+const smSdk = () => import('@aws-sdk/client-secrets-manager');
 
 export const MANAGED_TAG = 'credops:managed';
 export const SINK_TAG = 'credops:sink';
@@ -54,7 +46,10 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
   const target = ['secretsmanager', region, config.endpoint, config.name].filter(Boolean).join(' ');
   const window = recoveryWindow(spec, config);
   let client: SecretsManagerClient | undefined;
-  const sm = () => (client ??= ctx.clients.secretsManager({ region, endpoint: config.endpoint }));
+  const sm = () => {
+    if (!ctx.clients) throw new Error(`bug: sink "${spec.name}" used without AWS clients`);
+    return (client ??= ctx.clients.secretsManager({ region, endpoint: config.endpoint }));
+  };
 
   // Every AWS error is re-thrown naming the target and the call; the SDK's
   // messages never echo the request body, so the secret cannot leak this way.
@@ -68,7 +63,7 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
 
   async function describeSecret(): Promise<DescribeSecretResponse | undefined> {
     try {
-      return await sm().send(new DescribeSecretCommand({ SecretId: config.name }));
+      return await sm().send(new (await smSdk()).DescribeSecretCommand({ SecretId: config.name }));
     } catch (err) {
       if (errorName(err) === 'ResourceNotFoundException') return undefined;
       throw toUserError(err, `${target} DescribeSecret`);
@@ -120,7 +115,7 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
       if (!existing) {
         try {
           await sm().send(
-            new CreateSecretCommand({
+            new (await smSdk()).CreateSecretCommand({
               Name: config.name,
               Description: `AWS credentials of ${spec.mount}/roles/${spec.role}, published by credops (sink ${spec.name}); rotated automatically`,
               SecretString: secretValue(cred),
@@ -139,9 +134,9 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
       assertOurs(existing);
       // A removed-then-re-added sink finds its secret scheduled for deletion; AWS
       // refuses writes to it until it is restored.
-      if (existing.DeletedDate) await call('RestoreSecret', () => sm().send(new RestoreSecretCommand({ SecretId: config.name })));
-      await call('PutSecretValue', () => sm().send(new PutSecretValueCommand({ SecretId: config.name, SecretString: secretValue(cred) })));
-      await call('TagResource', () => sm().send(new TagResourceCommand({ SecretId: config.name, Tags: leaseTags(cred) })));
+      if (existing.DeletedDate) await call('RestoreSecret', async () => sm().send(new (await smSdk()).RestoreSecretCommand({ SecretId: config.name })));
+      await call('PutSecretValue', async () => sm().send(new (await smSdk()).PutSecretValueCommand({ SecretId: config.name, SecretString: secretValue(cred) })));
+      await call('TagResource', async () => sm().send(new (await smSdk()).TagResourceCommand({ SecretId: config.name, Tags: leaseTags(cred) })));
     },
 
     async refresh(update) {
@@ -150,7 +145,7 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
         throw new UserError(`sink "${spec.name}" (${spec.source}): the secret ${config.name} is gone; cannot move its expiry to the renewed lease's`);
       }
       assertOurs(existing);
-      const current = await call('GetSecretValue', () => sm().send(new GetSecretValueCommand({ SecretId: config.name })));
+      const current = await call('GetSecretValue', async () => sm().send(new (await smSdk()).GetSecretValueCommand({ SecretId: config.name })));
       // The value holds the secret key: it stays in this scope, and no error below quotes it.
       const value = parseObject(current.SecretString);
       if (value?.lease_id !== update.leaseId) {
@@ -162,7 +157,7 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
       const expiration = update.expiration.toISOString();
       if (value.Expiration === expiration) return 'not-needed';
       value.Expiration = expiration;
-      await call('PutSecretValue', () => sm().send(new PutSecretValueCommand({ SecretId: config.name, SecretString: JSON.stringify(value) })));
+      await call('PutSecretValue', async () => sm().send(new (await smSdk()).PutSecretValueCommand({ SecretId: config.name, SecretString: JSON.stringify(value) })));
       return 'refreshed';
     },
 
@@ -170,9 +165,9 @@ export function secretsManagerSink(spec: SinkSpec, ctx: SinkContext): Sink {
       const existing = await describeSecret();
       // Not ours (any more): someone replaced it; what credops published is gone already.
       if (!existing || existing.DeletedDate || !isOurs(existing)) return;
-      await call('DeleteSecret', () =>
+      await call('DeleteSecret', async () =>
         sm().send(
-          new DeleteSecretCommand(
+          new (await smSdk()).DeleteSecretCommand(
             window === 0 ? { SecretId: config.name, ForceDeleteWithoutRecovery: true } : { SecretId: config.name, RecoveryWindowInDays: window },
           ),
         ),

@@ -64,7 +64,8 @@ export function ownedByAnotherState(spec: SinkSpec, what: string, owner: string)
 }
 
 export interface SinkContext {
-  clients: AwsClients;
+  /** Absent where sinks are only described (a plan without --refresh, status): no AWS SDK is loaded then. */
+  clients?: AwsClients;
   /** The id of the state publishing (StateStore.id): recorded on the target as its owner. */
   stateId?: string;
   /** Sinks allowed to take over a target another state owns this run (`reconcile --adopt`, drift repair). */

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { SqliteStateStore } from './sqlite.js';
 import type { StateStore } from './store.js';
 
 export type { StateStore } from './store.js';
@@ -32,6 +31,8 @@ const BACKENDS: Record<string, BackendOpener> = {
   sqlite: async (rest, url, { cwd, create }) => {
     const path = sqlitePath(rest, url, cwd);
     if (!create && path !== ':memory:' && !existsSync(path)) throw new NoStateError(path);
+    // Loaded when a state is opened, not with the CLI: `--version` needs no native module.
+    const { SqliteStateStore } = await import('./sqlite.js');
     return SqliteStateStore.open(path, { url });
   },
 };

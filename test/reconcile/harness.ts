@@ -44,7 +44,7 @@ export async function sinkWorld(): Promise<SinkWorld> {
     clients,
     dir,
     events,
-    reconcile: (desired) => reconcile({ state: t.state, engine, sinks: { clients, cwd: dir, home: dir }, clock: aws.clock, log: (e) => events.push(e) }, desired),
+    reconcile: (desired) => reconcile({ state: t.state, engine, clients, sinks: { clients, cwd: dir, home: dir }, clock: aws.clock, log: (e) => events.push(e) }, desired),
     writes: () => aws.calls.filter((c) => !/^(Get|List|Describe)/.test(c.action)),
     close: async () => {
       await aws.close();
