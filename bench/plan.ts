@@ -4,48 +4,17 @@
  * against an empty state and against a state where the repo was applied (the
  * no-change plan a scheduled CI run makes). Target (issue #2): under 2 s.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadDesired } from '../src/load/index.js';
+import { generateRepo } from './repo.js';
 import { makePlan } from '../src/plan/index.js';
 import type { AppliedSnapshot } from '../src/model/types.js';
 
 const ROLES = Number(process.env.BENCH_ROLES ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-
-function role(i: number): object {
-  switch (i % 4) {
-    case 0:
-      return {
-        credential_type: 'iam_user',
-        policy_document: i % 8 === 0 ? '@policies/shared.json' : { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: `arn:aws:s3:::bucket-${i}/*` }] },
-        iam_tags: { team: `t${i % 17}` },
-      };
-    case 1:
-      return { credential_type: 'assumed_role', role_arns: [`arn:aws:iam::123456789012:role/app-${i}`], default_sts_ttl: '15m', max_sts_ttl: '1h' };
-    case 2:
-      return { credential_type: 'federation_token', policy_arns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], default_sts_ttl: 3600 };
-    default:
-      return { credential_type: 'session_token', default_sts_ttl: '1h' };
-  }
-}
-
-function generate(dir: string): void {
-  mkdirSync(join(dir, 'roles'), { recursive: true });
-  mkdirSync(join(dir, 'policies'));
-  mkdirSync(join(dir, 'sinks'));
-  writeFileSync(join(dir, 'credops.yaml'), 'version: 1\nmounts:\n  aws:\n    region: us-east-1\n');
-  writeFileSync(
-    join(dir, 'policies', 'shared.json'),
-    JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] }, null, 2),
-  );
-  for (let i = 0; i < ROLES; i++) writeFileSync(join(dir, 'roles', `role-${i}.json`), JSON.stringify(role(i), null, 2));
-  for (let i = 0; i < 10; i++) {
-    writeFileSync(join(dir, 'sinks', `sink-${i}.yaml`), `role: role-${i * 4}\nttl: 1h\nfile:\n  path: /tmp/credops-bench/${i}\n`);
-  }
-}
 
 async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -55,7 +24,7 @@ async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> 
 
 const dir = mkdtempSync(join(tmpdir(), 'credops-bench-'));
 try {
-  generate(dir);
+  generateRepo(dir, ROLES);
   const empty: AppliedSnapshot = { roles: [], sinks: [], mounts: [], serial: 0 };
   const rows: string[] = [];
   let best = Infinity;

@@ -22,6 +22,62 @@ class JsonSyntaxError extends Error {
  * string of another file (policy_document), positions point into that file.
  */
 export function parseJsonSource(path: string, text: string, toPosition?: (offset: number) => LineColumn): SourceFile {
+  const fast = parseFast(text);
+  if (fast === undefined) return parseWithPositions(path, text, toPosition);
+  // Valid, without duplicate keys: positions are only needed if a later check
+  // reports a problem, so the position-keeping parse runs then, once (issue #11:
+  // a large repo is mostly files without any problem).
+  let full: SourceFile | undefined;
+  const withPositions = () => (full ??= parseWithPositions(path, text, toPosition));
+  return {
+    path,
+    value: fast.value,
+    diagnostics: [],
+    position: (pointer, at) => withPositions().position(pointer, at),
+    textPosition: (pointer) => (offset) => {
+      const inner = withPositions().textPosition?.(pointer);
+      return inner ? inner(offset) : withPositions().position(pointer);
+    },
+  };
+}
+
+/** JSON string tokens, each followed by a colon when it is an object key. */
+const STRING_TOKEN = /"(?:[^"\\\n]|\\.)*"\s*(:?)/g;
+
+/**
+ * The engine's JSON.parse, when the text is valid JSON without a duplicate
+ * key: JSON.parse keeps the last of duplicate keys silently, so the keys of the
+ * text are counted (every string token followed by a colon is one; outside
+ * strings JSON has no quotes) and compared with the properties parsed. Anything
+ * else (invalid JSON, a duplicate) goes to the position-keeping parser, which
+ * says where.
+ */
+function parseFast(text: string): { value: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  let keysInText = 0;
+  for (const m of text.matchAll(STRING_TOKEN)) if (m[1]) keysInText++;
+  return keysInText === countProperties(value) ? { value } : undefined;
+}
+
+/** Properties at every depth; NaN past MAX_DEPTH (the position-keeping parser then reports the nesting). */
+function countProperties(value: unknown, depth = 0): number {
+  if (value === null || typeof value !== 'object') return 0;
+  if (depth > MAX_DEPTH) return Number.NaN;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) n += countProperties(item, depth + 1);
+    return n;
+  }
+  for (const key in value as Record<string, unknown>) n += 1 + countProperties((value as Record<string, unknown>)[key], depth + 1);
+  return n;
+}
+
+function parseWithPositions(path: string, text: string, toPosition?: (offset: number) => LineColumn): SourceFile {
   const values = new Map<string, number>();
   const keys = new Map<string, number>();
   const diagnostics: Diagnostic[] = [];
