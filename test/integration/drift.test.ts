@@ -7,18 +7,13 @@
  * same run, leaves ci/audit alone, and a second reconcile writes nothing.
  */
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDesired } from '../../src/load/index.js';
-import { asCred, cli, fixtureRepo, MINUTE_MS, secretCredential, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { asCred, cli, fixtureRepo, MINUTE_MS, secretCredential, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { callerIdentity, rejectionCode } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 /** Publishes both sinks' keys as if ten minutes ago: drift checks leave alone what IAM may not show yet. */
 async function publishedTenMinutesAgo(repo: string) {

@@ -8,18 +8,13 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDesired } from '../../src/load/index.js';
-import { cli, fixtureRepo, MINUTE_MS, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { cli, fixtureRepo, MINUTE_MS, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { callerIdentity, rejectionCode } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 const DEVELOPER_FILE = [
   '# ~/.aws/credentials of a developer',

@@ -5,17 +5,12 @@
  * reading what exists, so afterwards IAM holds exactly the users and keys the
  * state knows.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { model, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { describe, expect, it } from 'vitest';
+import { model, sink, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { credopsUsers } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 describe('lost answers during a 20-sink reconcile', () => {
   it('leave exactly the users and keys the state knows', async () => {

@@ -5,18 +5,13 @@
  * shows the failures and the next attempt; a change to the sink is tried at
  * once; once the group exists, the next attempt succeeds and the backoff ends.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SINK_RETRY_FIRST_MS } from '../../src/reconcile/lifecycle.js';
-import { deployRole, MINUTE_MS, model, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { deployRole, MINUTE_MS, model, sink, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { credopsUsers } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 const laptop = sink('laptop', 'file', { path: 'aws/credentials', profile: 'deploy' }, { verify: false });
 const roles = [deployRole({ iam_groups: ['deployers'] })];

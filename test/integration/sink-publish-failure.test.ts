@@ -8,19 +8,14 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SINK_RETRY_FIRST_MS } from '../../src/reconcile/lifecycle.js';
-import { asCred, cli, fixtureRepo, MINUTE_MS, model, secretCredential, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { asCred, cli, fixtureRepo, MINUTE_MS, model, secretCredential, sink, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { localAwsClientConfig } from '../support/aws/index.js';
 import { callerIdentity, credopsUsers } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 const secretSink = sink('ci-deploy', 'secretsmanager', { name: 'ci/deploy' });
 const fileSink = sink('laptop', 'file', { path: 'aws/credentials', profile: 'deploy' });

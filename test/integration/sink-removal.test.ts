@@ -6,17 +6,12 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { asCred, cli, fixtureRepo, model, secretCredential, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { describe, expect, it } from 'vitest';
+import { asCred, cli, fixtureRepo, model, secretCredential, sink, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { callerIdentity, credopsUsers, rejectionCode } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 describe('a sink removed from the repo', () => {
   it('has its secret scheduled for deletion and its key refused; a retained one keeps its secret', async () => {

@@ -5,20 +5,15 @@
  * old key a moment before the switch keeps working.
  */
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
-import { asCred, deployRole, HOUR_MOUNT, MINUTE_MS, model, secretCredential, sink, sinkWorld, type SinkWorld } from '../reconcile/harness.js';
+import { asCred, deployRole, HOUR_MOUNT, MINUTE_MS, model, secretCredential, sink, eachSinkWorld, type SinkWorld } from '../reconcile/harness.js';
 import { localAwsEnv } from '../support/aws/index.js';
 import { callerIdentity, credopsUsers, mount, rejectionCode } from './helpers.js';
 
 let w: SinkWorld;
-beforeEach(async () => {
-  w = await sinkWorld();
-});
-afterEach(async () => {
-  await w.close();
-});
+eachSinkWorld((world) => (w = world));
 
 const ciSink = (overrides = {}) => sink('ci-deploy', 'secretsmanager', { name: 'ci/deploy' }, { ttl: 3600, renew_before: 1200, grace: 300, ...overrides });
 

@@ -6,6 +6,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
 import type { Engine } from '../../src/engine/index.js';
 import type { DesiredModel, MountConfig, RoleSpec, SinkSpec } from '../../src/model/types.js';
@@ -132,4 +133,17 @@ export function fixtureRepo(w: SinkWorld, name: string): string {
   const to = join(w.dir, 'repo');
   cpSync(join(import.meta.dirname, '../fixtures/repos', name), to, { recursive: true });
   return to;
+}
+
+/** A fresh SinkWorld for each test of the file, closed after it; `bind` hands it to the file's variable. */
+export function eachSinkWorld(bind: (w: SinkWorld) => void): void {
+  let world: SinkWorld | undefined;
+  beforeEach(async () => {
+    world = await sinkWorld();
+    bind(world);
+  });
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
 }
