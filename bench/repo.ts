@@ -30,7 +30,7 @@ export function generateRepo(dir: string, roles: number): void {
   );
   for (let i = 0; i < roles; i++) writeFileSync(join(dir, 'roles', `role-${i}.json`), JSON.stringify(role(i), null, 2));
   for (let i = 0; i < 10; i++) {
-    writeFileSync(join(dir, 'sinks', `sink-${i}.yaml`), `role: role-${i * 4}\nttl: 1h\nfile:\n  path: /tmp/credops-bench/${i}\n`);
+    writeFileSync(join(dir, 'sinks', `sink-${i}.yaml`), `role: role-${i * 4}\nttl: 1h\nfile:\n  path: out/sink-${i}\n`);
   }
 }
 
