@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_FILES } from '../load/config-files.js';
 import type { EngineConfig } from '../model/types.js';
-import { DEFAULT_STATE_URL } from '../state/index.js';
+import { DEFAULT_STATE_URL, stateUrlNamed } from '../state/index.js';
 import type { Io } from './runtime.js';
 
 /** Where a run's state and audit log are, and which directory relative paths in credops.yaml are taken from. */
@@ -30,7 +30,7 @@ export const DEFAULT_AUDIT_LOG = '.credops/audit.log';
 export async function locate(cmd: Command, io: Io, config?: Pick<EngineConfig, 'state' | 'audit_log'>): Promise<Location> {
   const root = repoRoot(cmd, io);
   const fromRepo = config ?? (await readConfigPaths(root));
-  const flag = nonEmpty(cmd.optsWithGlobals<{ state?: string }>().state) ?? nonEmpty(io.env.CREDOPS_STATE);
+  const flag = stateUrlNamed(cmd.optsWithGlobals<{ state?: string }>().state, io.env);
   const stateUrl = flag ?? nonEmpty(fromRepo.state) ?? DEFAULT_STATE_URL;
   const auditEnv = nonEmpty(io.env.CREDOPS_AUDIT_LOG);
   const audit = auditEnv ?? nonEmpty(fromRepo.audit_log) ?? DEFAULT_AUDIT_LOG;

@@ -37,9 +37,14 @@ const BACKENDS: Record<string, BackendOpener> = {
   },
 };
 
-/** `--state` flag, else CREDOPS_STATE, else the default. */
+/** `--state` flag, else CREDOPS_STATE: the state the user named on the command line or in the environment, if any. */
+export function stateUrlNamed(flag?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return nonEmpty(flag) ?? nonEmpty(env.CREDOPS_STATE);
+}
+
+/** `--state` flag, else CREDOPS_STATE, else the default (cli/location.ts puts credops.yaml's `state:` before the default). */
 export function stateUrlFrom(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return nonEmpty(flag) ?? nonEmpty(env.CREDOPS_STATE) ?? DEFAULT_STATE_URL;
+  return stateUrlNamed(flag, env) ?? DEFAULT_STATE_URL;
 }
 
 export async function openState(url: string, options: OpenStateOptions = {}): Promise<StateStore> {
