@@ -138,6 +138,10 @@ it(
       await sleep(500);
     }
 
+    // AWS refuses the old key as soon as DeleteAccessKey is applied; watch logs the revocation
+    // when the call returns: wait for that line rather than race it.
+    for (const until = Date.now() + 20 * S; !find('lease.revoked') && Date.now() < until; ) await sleep(100);
+
     expect(refusedAtPoll).toEqual([]);
     expect(keys.length, stdout).toBeGreaterThanOrEqual(2);
     expect(firstKeyRefused, stdout).toBe(true);
