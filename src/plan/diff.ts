@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Diagnostic } from '../errors.js';
 import type {
   AppliedSnapshot,
@@ -104,6 +105,8 @@ function roleChange(
   after: RoleSpec | undefined,
   ctx: { desired: DesiredModel; leases: Lease[]; createdSinks: Set<string> },
 ): RoleChange | undefined {
+  // Most roles of a large repo are unchanged: one structural comparison skips the field-by-field canonical diff.
+  if (before && after && isDeepStrictEqual(before, after)) return undefined;
   const fields = diffFields(ROLE_FIELDS, before, after);
   if (!fields.length) return undefined;
   const role = (after ?? before)!;
