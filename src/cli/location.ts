@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { CONFIG_FILES } from '../load/config-files.js';
 import type { EngineConfig } from '../model/types.js';
 import { DEFAULT_STATE_URL, stateUrlNamed } from '../state/index.js';
-import type { Io } from './runtime.js';
 
 /** Where a run's state and audit log are, and which directory relative paths in credops.yaml are taken from. */
 export interface Location {
@@ -27,7 +26,7 @@ export const DEFAULT_AUDIT_LOG = '.credops/audit.log';
  * `config` is the repo's config when the command has loaded it (a git URL repo
  * has no local root: its relative paths are taken from the working directory).
  */
-export async function locate(cmd: Command, io: Io, config?: Pick<EngineConfig, 'state' | 'audit_log'>): Promise<Location> {
+export async function locate(cmd: Command, io: { cwd: string; env: NodeJS.ProcessEnv }, config?: Pick<EngineConfig, 'state' | 'audit_log'>): Promise<Location> {
   const root = repoRoot(cmd, io);
   const fromRepo = config ?? (await readConfigPaths(root));
   const flag = stateUrlNamed(cmd.optsWithGlobals<{ state?: string }>().state, io.env);
@@ -42,7 +41,7 @@ export async function locate(cmd: Command, io: Io, config?: Pick<EngineConfig, '
   };
 }
 
-function repoRoot(cmd: Command, io: Io): string {
+function repoRoot(cmd: Command, io: { cwd: string }): string {
   const repo = cmd.opts<{ repo?: string }>().repo;
   if (repo !== undefined) {
     const local = resolve(io.cwd, repo);
