@@ -62,6 +62,15 @@ export class LockError extends UserError {
   override readonly name = 'LockError';
 }
 
+/**
+ * This run's lock was taken over (it was not renewed in time: the process was
+ * paused, or could not reach the state): it must not write what only the lock
+ * holder may write.
+ */
+export class LockLostError extends UserError {
+  override readonly name = 'LockLostError';
+}
+
 /** The message of anything thrown, for a report or a log line. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

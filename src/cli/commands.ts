@@ -11,6 +11,7 @@ import { registerConfig } from './config.js';
 import { registerTidy } from './tidy.js';
 import { registerWatch } from './watch.js';
 import { registerCredentialProcess } from './credential-process.js';
+import { registerState } from './state.js';
 
 /** A command file exports one of these; this list is the only place commands are named. */
 export type RegisterCommand = (program: Command, run: Run) => void;
@@ -27,4 +28,5 @@ export const commands: RegisterCommand[] = [
   registerTidy,
   registerWatch,
   registerCredentialProcess,
+  registerState,
 ];

@@ -68,7 +68,7 @@ export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStor
   const where = await locate(cmd, run.io, opts.config);
   let state: StateStore;
   try {
-    state = await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly });
+    state = await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly, readOnce: Boolean(opts.readOnly) });
   } catch (err) {
     if (!(opts.readOnly && err instanceof NoStateError)) throw err;
     run.io.stderr(`No state at ${err.location} yet: nothing has been applied or issued with it. Showing an empty state.\n`);

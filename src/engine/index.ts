@@ -194,7 +194,7 @@ export class Engine {
   /** Revokes every lease past its expiry, or past the revokeAt of a replaced credential. */
   async tidy(opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     const now = this.deps.clock.now();
-    const due = (await this.deps.state.listLeases()).filter((l) => l.expiresAt <= now || (l.revokeAt !== undefined && l.revokeAt <= now));
+    const due = await this.deps.state.listLeases({ dueBy: now });
     return this.revokeAll(due, opts);
   }
 

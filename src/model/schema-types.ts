@@ -342,7 +342,7 @@ export interface ConfigFile {
    */
   version: 1;
   /**
-   * State backend URL, e.g. sqlite:.credops/state.db. --state and CREDOPS_STATE take precedence.
+   * State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.
    */
   state?: string;
   /**

@@ -286,6 +286,8 @@ async function replace(a: ApplyArgs, report: SinkReport): Promise<void> {
     // IAM is eventually consistent: a new key can be refused for seconds after
     // CreateAccessKey. A consumer must never be handed a key AWS still refuses.
     if (spec.verify && credentialKind(lease.credentialType)?.verifyBeforeUse) await engine.waitUntilUsable(cred, spec.mount);
+    // A run whose lock was taken over while it waited must not overwrite what the new holder publishes.
+    await state.ensureLocked(`publish to sink ${spec.name}`);
     await a.sink.publish(published(cred));
   } catch (err) {
     report.revoked.push(...(await discard(deps, lease)));

@@ -2,7 +2,7 @@ import type { Diagnostic } from '../errors.js';
 import type { DesiredModel, Lease, Plan, SinkWork } from '../model/types.js';
 import { makePlan } from '../plan/index.js';
 import { describeSink, type SinkContext } from '../sinks/index.js';
-import type { StateStore } from '../state/store.js';
+import type { SinkStatus, StateStore } from '../state/store.js';
 import { roleFingerprint, scheduleSink } from './schedule.js';
 
 /**
@@ -17,12 +17,14 @@ export async function planAgainstState(
   warnings: Diagnostic[] = [],
   opts: { sinks?: SinkContext; now?: number } = {},
 ): Promise<Plan> {
-  const [applied, leases] = await Promise.all([state.getApplied(), state.listLeases()]);
+  // Two reads of the state, whatever its size: the applied snapshot, then the leases with the sink statuses.
+  const applied = await state.getApplied();
+  const { leases, sinkStatus } = await state.listLeasesAndSinkStatus();
   const plan = makePlan(desired, applied, leases, warnings);
-  return { ...plan, sinkWork: await sinkWorkDue(state, desired, plan, leases, opts) };
+  return { ...plan, sinkWork: sinkWorkDue(sinkStatus, desired, plan, leases, opts) };
 }
 
-async function sinkWorkDue(state: StateStore, desired: DesiredModel, plan: Plan, leases: Lease[], opts: { sinks?: SinkContext; now?: number }): Promise<SinkWork[]> {
+function sinkWorkDue(statuses: Record<string, SinkStatus>, desired: DesiredModel, plan: Plan, leases: Lease[], opts: { sinks?: SinkContext; now?: number }): SinkWork[] {
   // What the plan's changes already say (a new sink, a rotation by a sink or role change) is not repeated.
   const shown = new Set([...plan.sinks.filter((s) => s.action !== 'update' || s.rotate).map((s) => s.name), ...plan.roles.flatMap((r) => r.sinksToRotate)]);
   const now = opts.now ?? Date.now();
@@ -30,7 +32,7 @@ async function sinkWorkDue(state: StateStore, desired: DesiredModel, plan: Plan,
   const work: SinkWork[] = [];
   for (const spec of desired.sinks) {
     if (shown.has(spec.name)) continue;
-    const status = await state.getSinkStatus(spec.name);
+    const status = statuses[spec.name];
     const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
     const target = (ctx && describeSink(spec, ctx)) ?? status?.published?.target ?? '';
     const { due } = scheduleSink({ spec, target, status, leases: leases.filter((l) => l.sink === spec.name), role: role && roleFingerprint(role), now });

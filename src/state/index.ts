@@ -4,6 +4,8 @@ import { UserError } from '../errors.js';
 import type { StateStore } from './store.js';
 
 export type { StateStore } from './store.js';
+export { NoStateError } from './store.js';
+import { NoStateError } from './store.js';
 
 /** Where the state lives when neither --state nor CREDOPS_STATE says (DESIGN "CLI contract"). */
 export const DEFAULT_STATE_URL = 'sqlite:.credops/state.db';
@@ -13,15 +15,16 @@ export interface OpenStateOptions {
   cwd?: string;
   /** Create the state when it does not exist (default). When false, a missing state throws NoStateError. */
   create?: boolean;
+  /** Open a state that `credops state migrate` moved elsewhere (only `credops state show` does). */
+  allowMoved?: boolean;
+  /**
+   * The caller only reads, once, right after opening (plan, status): the
+   * backend may answer its first getApplied() from what it read at open, one
+   * point-in-time view for one read less.
+   */
+  readOnce?: boolean;
 }
 
-/** The state does not exist, and the caller asked not to create it. */
-export class NoStateError extends UserError {
-  override readonly name = 'NoStateError';
-  constructor(readonly location: string) {
-    super(`there is no state at ${location}`);
-  }
-}
 
 /** Opens the backend for one URL scheme; `rest` is the URL after "SCHEME:". */
 type BackendOpener = (rest: string, url: string, options: Required<OpenStateOptions>) => Promise<StateStore>;
@@ -34,6 +37,13 @@ const BACKENDS: Record<string, BackendOpener> = {
     // Loaded when a state is opened, not with the CLI: `--version` needs no native module.
     const { SqliteStateStore } = await import('./sqlite.js');
     return SqliteStateStore.open(path, { url });
+  },
+  dynamodb: async (_rest, url, { create, readOnce }) => {
+    const { parseDynamoUrl } = await import('./dynamodb-location.js');
+    const where = parseDynamoUrl(url);
+    // The DynamoDB client is loaded only for a DynamoDB state.
+    const { DynamoStateStore } = await import('./dynamodb.js');
+    return DynamoStateStore.open(where, { create, reuseOpenRead: readOnce });
   },
 };
 
@@ -56,9 +66,18 @@ export async function openState(url: string, options: OpenStateOptions = {}): Pr
       .map((s) => `${s}:`)
       .join(', ');
     const what = scheme ? `unknown state backend "${scheme}"` : 'a state URL must start with a backend scheme';
-    throw new UserError(`${what} in --state/CREDOPS_STATE "${url}"; known: ${known} (e.g. ${DEFAULT_STATE_URL})`);
+    throw new UserError(`${what} in --state/CREDOPS_STATE "${url}"; known: ${known} (e.g. ${DEFAULT_STATE_URL} or dynamodb://TABLE/KEY)`);
   }
-  return opener(match[2] ?? '', url, { cwd: options.cwd ?? process.cwd(), create: options.create ?? true });
+  const store = await opener(match[2] ?? '', url, { cwd: options.cwd ?? process.cwd(), create: options.create ?? true, allowMoved: options.allowMoved ?? false, readOnce: options.readOnce ?? false });
+  if (store.movedTo && !options.allowMoved) {
+    await store.close();
+    const at = new Date(store.movedTo.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    throw new UserError(
+      `the state ${url} was moved to ${store.movedTo.url} by credops state migrate at ${at}; nothing was done. ` +
+        `Use --state ${store.movedTo.url} (or set CREDOPS_STATE / credops.yaml's state: to it)`,
+    );
+  }
+  return store;
 }
 
 /**

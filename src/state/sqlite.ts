@@ -5,11 +5,14 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { LockError, UserError } from '../errors.js';
+import { LockError, LockLostError, UserError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
-import type { AppliedChange, LeaseFilter, LockHandle, LockOwner, SinkStatus, StateStore } from './store.js';
+import { leaseDueAt, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+
+/** The settings key of the moved marker (`credops state migrate`). */
+const MOVED_SETTING = 'credops.moved_to';
 
 /** How often a waiting lock() looks again: often enough to feel immediate, rare enough to cost nothing. */
 export const LOCK_POLL_MS = 200;
@@ -44,7 +47,9 @@ interface LeaseRow {
 /** The SQLite backend of StateStore (one file, WAL mode). `path` is a file path or ":memory:". */
 export class SqliteStateStore implements StateStore {
   readonly url: string;
-  readonly id: string;
+  /** Set at open; importAll() gives an empty state the id of the state it copies. */
+  id: string;
+  readonly movedTo?: MovedMarker;
   private readonly path: string;
   private readonly db: Database.Database;
   private readonly clock: Clock;
@@ -58,6 +63,8 @@ export class SqliteStateStore implements StateStore {
     this.url = url;
     this.clock = clock;
     this.id = db.prepare('SELECT state_id FROM meta WHERE id = 1').pluck().get() as string;
+    const moved = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(MOVED_SETTING) as string | undefined;
+    if (moved !== undefined) this.movedTo = JSON.parse(moved) as MovedMarker;
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteStateStore {
@@ -101,7 +108,10 @@ export class SqliteStateStore implements StateStore {
   // ---- applied desired state ---------------------------------------------------
 
   async getApplied(): Promise<AppliedSnapshot> {
-    const read = this.db.transaction((): AppliedSnapshot => {
+    return this.db.transaction(() => this.appliedSync()).deferred();
+  }
+
+  private appliedSync(): AppliedSnapshot {
       const meta = this.db.prepare('SELECT commit_sha, applied_at, serial FROM meta WHERE id = 1').get() as
         | { commit_sha: string | null; applied_at: number | null; serial: number }
         | undefined;
@@ -116,8 +126,6 @@ export class SqliteStateStore implements StateStore {
       if (meta?.commit_sha != null) snapshot.commit = meta.commit_sha;
       if (meta?.applied_at != null) snapshot.appliedAt = meta.applied_at;
       return snapshot;
-    });
-    return read.deferred();
   }
 
   async apply(change: AppliedChange): Promise<void> {
@@ -155,6 +163,10 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listLeases(filter: LeaseFilter = {}): Promise<Lease[]> {
+    return this.leasesSync(filter);
+  }
+
+  private leasesSync(filter: LeaseFilter = {}): Lease[] {
     const where: string[] = [];
     const params: Record<string, string | number> = {};
     if (filter.prefix) {
@@ -172,7 +184,13 @@ export class SqliteStateStore implements StateStore {
       }
     }
     const sql = `SELECT data FROM leases ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY lease_id`;
-    return (this.db.prepare(sql).all(params) as LeaseRow[]).map((r) => JSON.parse(r.data) as Lease);
+    const leases = (this.db.prepare(sql).all(params) as LeaseRow[]).map((r) => JSON.parse(r.data) as Lease);
+    const dueBy = filter.dueBy;
+    return dueBy === undefined ? leases : leases.filter((l) => leaseDueAt(l) <= dueBy);
+  }
+
+  async listLeasesAndSinkStatus(): Promise<{ leases: Lease[]; sinkStatus: Record<string, SinkStatus> }> {
+    return this.db.transaction(() => ({ leases: this.leasesSync(), sinkStatus: this.sinkStatusSync() })).deferred();
   }
 
   async deleteLease(leaseId: string): Promise<void> {
@@ -201,6 +219,10 @@ export class SqliteStateStore implements StateStore {
   // ---- journal -----------------------------------------------------------------
 
   async putJournal(entry: JournalEntry): Promise<void> {
+    this.putJournalSync(entry);
+  }
+
+  private putJournalSync(entry: JournalEntry): void {
     this.db
       .prepare(
         `INSERT INTO journal (id, lease_id, mount, role, kind, created_at, data)
@@ -220,6 +242,10 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listJournal(): Promise<JournalEntry[]> {
+    return this.journalSync();
+  }
+
+  private journalSync(): JournalEntry[] {
     const rows = this.db
       .prepare('SELECT id, lease_id, mount, role, kind, created_at, data FROM journal ORDER BY created_at, id')
       .all() as { id: string; lease_id: string; mount: string; role: string; kind: string; created_at: number; data: string }[];
@@ -257,6 +283,10 @@ export class SqliteStateStore implements StateStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
+    this.setSettingSync(key, value);
+  }
+
+  private setSettingSync(key: string, value: string): void {
     this.db
       .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
       .run(key, value);
@@ -272,11 +302,19 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listSinkStatus(): Promise<Record<string, SinkStatus>> {
+    return this.sinkStatusSync();
+  }
+
+  private sinkStatusSync(): Record<string, SinkStatus> {
     const rows = this.db.prepare('SELECT name, data FROM sink_status ORDER BY name').all() as { name: string; data: string }[];
     return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.data) as SinkStatus]));
   }
 
   async setSinkStatus(name: string, status: SinkStatus): Promise<void> {
+    this.setSinkStatusSync(name, status);
+  }
+
+  private setSinkStatusSync(name: string, status: SinkStatus): void {
     this.db
       .prepare('INSERT INTO sink_status (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data')
       .run(name, JSON.stringify(status));
@@ -296,7 +334,7 @@ export class SqliteStateStore implements StateStore {
         throw new LockError(
           `state is locked by ${describeHolder(holder)}; waited ${formatWait(waited)}. ` +
             'Wait for that run to finish, or raise --lock-timeout. If that process is gone (another machine, or its pid ' +
-            `was reused), remove the lock: sqlite3 ${shellQuote(this.path)} 'DELETE FROM lock'`,
+            `was reused), remove the lock: credops state unlock --force ${holder.id ?? ''} --state ${shellQuote(this.url)}`,
         );
       }
       // Real time, not this.clock: the holder is another process on the wall clock.
@@ -318,6 +356,74 @@ export class SqliteStateStore implements StateStore {
   async lockHolder(): Promise<LockOwner | undefined> {
     const row = this.db.prepare('SELECT * FROM lock WHERE id = 1').get() as LockRow | undefined;
     return row ? toOwner(row) : undefined;
+  }
+
+  async ensureLocked(what: string): Promise<void> {
+    if (this.held.size === 0) return;
+    const token = this.db.prepare('SELECT token FROM lock WHERE id = 1').pluck().get() as string | undefined;
+    if (token === undefined || !this.held.has(token)) {
+      throw new LockLostError(`this run's lock on the state ${this.url} was removed or taken over, so it did not ${what}; run the command again`);
+    }
+  }
+
+  async forceUnlock(lockId: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM lock WHERE id = 1 AND token = ?').run(lockId).changes > 0;
+  }
+
+  // ---- migration ---------------------------------------------------------------
+
+  async exportAll(): Promise<StateDump> {
+    const read = this.db.transaction((): StateDump => {
+      const applied = this.appliedSync();
+      const settings = Object.fromEntries(
+        (this.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[]).filter((r) => r.key !== MOVED_SETTING).map((r) => [r.key, r.value]),
+      );
+      return {
+        id: this.id,
+        serial: applied.serial,
+        ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
+        ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
+        roles: applied.roles,
+        sinks: applied.sinks,
+        mounts: applied.mounts,
+        leases: this.leasesSync(),
+        journal: this.journalSync(),
+        settings,
+        sinkStatus: this.sinkStatusSync(),
+      };
+    });
+    return read.deferred();
+  }
+
+  async importAll(dump: StateDump): Promise<void> {
+    const tx = this.db.transaction(() => {
+      const count = (table: string) => this.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      const serial = this.db.prepare('SELECT serial FROM meta WHERE id = 1').pluck().get() as number;
+      const used = ['leases', 'journal', 'settings', 'sink_status', 'roles'].filter((t) => count(t) > 0);
+      if (serial !== 0 || used.length > 0) {
+        throw new UserError(`the state ${this.url} is not empty (serial ${serial}${used.length ? `; it has ${used.join(', ')}` : ''}); a state can only be copied into an empty one`);
+      }
+      const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
+      dump.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
+      const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
+      dump.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
+      const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
+      dump.mounts.forEach((m, i) => mount.run(m.name, i, JSON.stringify(m)));
+      this.db
+        .prepare('UPDATE meta SET state_id = ?, commit_sha = ?, applied_at = ?, serial = ? WHERE id = 1')
+        .run(dump.id, dump.commit ?? null, dump.appliedAt ?? null, dump.serial);
+      for (const lease of dump.leases) this.upsertLease(lease);
+      for (const entry of dump.journal) this.putJournalSync(entry);
+      for (const [key, value] of Object.entries(dump.settings)) this.setSettingSync(key, value);
+      for (const [name, status] of Object.entries(dump.sinkStatus)) this.setSinkStatusSync(name, status);
+    });
+    tx.immediate();
+    this.id = dump.id;
+  }
+
+  async markMoved(url: string): Promise<void> {
+    const marker: MovedMarker = { url, at: this.clock.now() };
+    await this.setSetting(MOVED_SETTING, JSON.stringify(marker));
   }
 
   /** Takes the lock if free (or left by a dead process); returns the live holder otherwise. */
@@ -372,10 +478,10 @@ function shellQuote(s: string): string {
 }
 
 function toOwner(row: LockRow): LockOwner {
-  return { pid: row.pid, host: row.host, since: row.since, operation: row.operation };
+  return { pid: row.pid, host: row.host, since: row.since, operation: row.operation, id: row.token };
 }
 
-function describeHolder(o: LockOwner): string {
+export function describeHolder(o: LockOwner): string {
   const since = new Date(o.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
   return `${o.operation} (pid ${o.pid} on host ${o.host}, since ${since})`;
 }

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 
 /**
@@ -17,6 +18,12 @@ export interface StateStore {
    * its owner, so that another state never takes it over unawares.
    */
   readonly id: string;
+  /**
+   * Set when `credops state migrate` moved this state elsewhere. openState()
+   * refuses such a state (unless asked to show it), so a forgotten CI job
+   * cannot fork the state.
+   */
+  readonly movedTo?: MovedMarker;
 
   /** The last applied desired state. */
   getApplied(): Promise<AppliedSnapshot>;
@@ -26,6 +33,8 @@ export interface StateStore {
   putLease(lease: Lease): Promise<void>;
   getLease(leaseId: string): Promise<Lease | undefined>;
   listLeases(filter?: LeaseFilter): Promise<Lease[]>;
+  /** Every lease and every sink status, in as few reads as the backend can (plan reads both). */
+  listLeasesAndSinkStatus(): Promise<{ leases: Lease[]; sinkStatus: Record<string, SinkStatus> }>;
   deleteLease(leaseId: string): Promise<void>;
 
   /** Records an AWS write about to happen. */
@@ -53,6 +62,22 @@ export interface StateStore {
   lock(owner: LockOwner, timeoutMs: number): Promise<LockHandle>;
   /** Who holds the lock now, if anyone. */
   lockHolder(): Promise<LockOwner | undefined>;
+  /**
+   * Before a write outside the state that only the lock holder may make (a
+   * sink publish): confirms that the lock this store took is still its own,
+   * and throws LockLostError naming `what` if it was taken over. Does nothing
+   * when this store holds no lock.
+   */
+  ensureLocked(what: string): Promise<void>;
+  /** Removes the lock whose id is lockId (Terraform's force-unlock); false when no such lock is held. */
+  forceUnlock(lockId: string): Promise<boolean>;
+
+  /** Everything the state holds, for `credops state migrate`; root keys stay ciphertext. */
+  exportAll(): Promise<StateDump>;
+  /** Writes a dump into this state, which must be empty (never applied, no leases, journal, settings or sinks). */
+  importAll(dump: StateDump): Promise<void>;
+  /** Marks this state as moved to url: every later open refuses it, naming url. */
+  markMoved(url: string): Promise<void>;
 
   close(): Promise<void>;
 }
@@ -72,6 +97,36 @@ export interface LeaseFilter {
   mount?: string;
   role?: string;
   sink?: string;
+  /** Leases due by this time (epoch ms): expiresAt, or revokeAt of a replaced credential, at or before it. */
+  dueBy?: number;
+}
+
+/** A lease is due for revocation at its expiry, or earlier at the revokeAt of a replaced credential. */
+export function leaseDueAt(lease: Lease): number {
+  return lease.revokeAt !== undefined ? Math.min(lease.expiresAt, lease.revokeAt) : lease.expiresAt;
+}
+
+/** Where a moved state went. */
+export interface MovedMarker {
+  url: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Everything in a state (StateStore.exportAll). */
+export interface StateDump {
+  id: string;
+  serial: number;
+  commit?: string;
+  appliedAt?: number;
+  roles: RoleSpec[];
+  sinks: SinkSpec[];
+  mounts: MountConfig[];
+  leases: Lease[];
+  journal: JournalEntry[];
+  /** Settings by key; values as stored (root keys encrypted). */
+  settings: Record<string, string>;
+  sinkStatus: Record<string, SinkStatus>;
 }
 
 export interface SinkStatus {
@@ -110,8 +165,20 @@ export interface LockOwner {
   since: number;
   /** What holds it: "reconcile", "lease revoke", ... */
   operation: string;
+  /** The lock's id, for `credops state unlock --force ID`; set when read from the state. */
+  id?: string;
+  /** Epoch ms after which another run may take the lock over (backends whose locks expire). */
+  expiresAt?: number;
 }
 
 export interface LockHandle {
   release(): Promise<void>;
+}
+
+/** The state does not exist, and the caller asked not to create it. */
+export class NoStateError extends UserError {
+  override readonly name = 'NoStateError';
+  constructor(readonly location: string) {
+    super(`there is no state at ${location}`);
+  }
 }

@@ -71,10 +71,14 @@ export interface TempState {
   close(): Promise<void>;
 }
 
-/** A file-backed state in a fresh temp dir (a child process can open it too). */
-export async function tempState(): Promise<TempState> {
+/**
+ * A state a child process can open too: a SQLite file in a fresh temp dir, or
+ * the URL given (a DynamoDB state, test/support/dynamodb.ts). The temp dir
+ * holds the audit log either way.
+ */
+export async function tempState(stateUrl?: string): Promise<TempState> {
   const dir = mkdtempSync(join(tmpdir(), 'credops-engine-'));
-  const url = `sqlite:${join(dir, 'state.db')}`;
+  const url = stateUrl ?? `sqlite:${join(dir, 'state.db')}`;
   const state = await openState(url);
   return {
     state,

@@ -2,8 +2,10 @@
  * DESIGN.md's invariants, each as the user would meet it through the CLI run as
  * real processes against the local AWS endpoint: no leak (2), idempotent (3),
  * all or nothing on input (4), one writer (5). No orphan (1) is crash.test.ts.
+ * Each runs on every state backend: SQLite and DynamoDB.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS } from '../state/backends.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,20 +30,23 @@ const DEPLOY = JSON.stringify(
   2,
 );
 
-describe('invariants', () => {
+describe.each(BACKENDS.map((make) => [make().name, make] as const))('invariants (%s state)', (_name, make) => {
+  const backend = make();
   let aws: LocalAws;
   let t: TempState;
   let repo: string;
 
   beforeAll(async () => {
     aws = await startLocalAws({ seed: 7 });
-    t = await tempState();
+    await backend.start();
+    t = await tempState(backend.name === 'sqlite' ? undefined : await backend.newUrl());
     repo = mkdtempSync(join(tmpdir(), 'credops-invariants-'));
     writeRepo(repo, { deploy: DEPLOY });
   });
 
   afterAll(async () => {
     await t.close();
+    await backend.stop();
     await aws.close();
     rmSync(repo, { recursive: true, force: true });
   });
@@ -114,9 +119,13 @@ describe('invariants', () => {
     // What the operator sees must still make sense: the lease is listed by id, not by secret.
     expect(outputs[3]!.stdout).toContain('aws/creds/deploy/');
 
-    const stateFiles = readdirSync(t.dir)
-      .filter((f) => f.startsWith('state.db'))
-      .map((f) => readFileSync(join(t.dir, f)).toString('latin1'));
+    // Everything the state holds: the SQLite files as bytes, and every item of the state as exported.
+    const stateFiles = [
+      ...readdirSync(t.dir)
+        .filter((f) => f.startsWith('state.db'))
+        .map((f) => readFileSync(join(t.dir, f)).toString('latin1')),
+      JSON.stringify(await t.state.exportAll()),
+    ];
     const everything = [...stateFiles, readFileSync(t.auditPath, 'utf8'), ...outputs.flatMap((o) => [o.stdout, o.stderr])];
     for (const secret of secrets) {
       for (const text of everything) expect(text.includes(secret)).toBe(false);

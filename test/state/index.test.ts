@@ -49,8 +49,8 @@ describe('opening a state by URL', () => {
   });
 
   it('refuses an unknown scheme, listing the known ones', async () => {
-    await expect(openState('dynamodb:my-table')).rejects.toThrow(UserError);
-    await expect(openState('dynamodb:my-table')).rejects.toThrow(/unknown state backend "dynamodb".*known: sqlite:/);
+    await expect(openState('postgres:my-table')).rejects.toThrow(UserError);
+    await expect(openState('postgres:my-table')).rejects.toThrow(/unknown state backend "postgres".*known: sqlite:, dynamodb:/);
     await expect(openState('state.db')).rejects.toThrow(/must start with a backend scheme.*known: sqlite:/);
   });
 
