@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Engine, IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { formatDuration } from '../duration.js';
-import { errorMessage, UserError } from '../errors.js';
+import { errorMessage, LockLostError, UserError } from '../errors.js';
 import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
 import { canonicalJson } from '../plan/normalise.js';
 import { roleFingerprint, scheduleSink, type SinkSchedule } from './schedule.js';
@@ -110,7 +110,8 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
     return factory(spec, ctx);
   };
 
-  const leases = await state.listLeases();
+  // One read of the leases and every sink status, whatever the number of sinks.
+  const { leases, sinkStatus } = await state.listLeasesAndSinkStatus();
   const leasesOf = (name: string) => leases.filter((l) => l.sink === name);
   const wanted = new Set(desired.sinks.map((s) => s.name));
   type Job = { name: string; work: SinkWork; reason: string; run: () => Promise<SinkReport> };
@@ -124,7 +125,7 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
 
   for (const spec of desired.sinks) {
     const now = clock.now();
-    const status = await state.getSinkStatus(spec.name);
+    const status = sinkStatus[spec.name];
     let sink: Sink;
     let target: string;
     try {
@@ -182,7 +183,10 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
     done++;
     const event = { kind: 'sink' as const, sink: job.name, work: job.work, reason: job.reason, done, total: jobs.length };
     log({ ...event, phase: 'start' });
-    const report = await job.run().catch((err: unknown): SinkReport => ({ sink: job.name, outcome: 'failed', retired: [], revoked: [], error: errorMessage(err) }));
+    const report = await job.run().catch((err: unknown): SinkReport => {
+      if (err instanceof LockLostError) throw err;
+      return { sink: job.name, outcome: 'failed', retired: [], revoked: [], error: errorMessage(err) };
+    });
     reports[reports.indexOf(job)] = report;
     log({ ...event, phase: 'done', report });
   }
@@ -267,6 +271,8 @@ async function applySink(a: ApplyArgs): Promise<SinkReport> {
     await replace(a, report);
     await state.setSinkStatus(spec.name, succeeded(await state.getSinkStatus(spec.name), { lastAttemptAt: startedAt, lastSuccessAt: clock.now(), ...(report.error !== undefined && { lastError: report.error }) }));
   } catch (err) {
+    // A run that lost its lock stops: it may not even record the failure.
+    if (err instanceof LockLostError) throw err;
     report.outcome = 'failed';
     report.error = errorMessage(err);
     await recordFailure(state, spec.name, await state.getSinkStatus(spec.name), startedAt, report, attemptKey(spec, a.role));
