@@ -6,12 +6,16 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAction, runAction, type ActionRun, type StepReplacement } from './action-runner.js';
 import { FakeGitHub } from './fake-github.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamodb.js';
 
 /**
  * The user story of issue 5: a pull request shows the plan, a merge applies it.
  * The steps of action.yml run as the GitHub runner would run them (its bash
  * scripts, env, conditions and outputs), on a temp git repo, with credops from
- * source instead of `npm ci` and a fake GitHub API for the comment.
+ * source instead of `npm ci` and a fake GitHub API for the comment. It runs
+ * twice: with a SQLite state file (a persistent self-hosted runner), and with
+ * the DynamoDB state a GitHub-hosted runner uses (issue #10), where no state
+ * file may appear on the runner.
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -19,8 +23,10 @@ const FIXTURE = join(import.meta.dirname, 'fixtures/secrets-repo');
 const MARKER = '<!-- credops-plan -->';
 const TOKEN = 'ghs_flow-test-token';
 
-describe('GitHub Action: plan on the pull request, reconcile on merge', () => {
+describe.each(['sqlite', 'dynamodb'] as const)('GitHub Action: plan on the pull request, reconcile on merge (%s state)', (backend) => {
   const action = loadAction(join(ROOT, 'action.yml'));
+  let dynamo: LocalDynamo | undefined;
+  let stateUrl: string;
   let tmp: string;
   let ws: string;
   let gh: FakeGitHub;
@@ -47,10 +53,17 @@ describe('GitHub Action: plan on the pull request, reconcile on merge', () => {
 
     gh = new FakeGitHub('acme/secrets', TOKEN);
     await gh.start();
+    if (backend === 'dynamodb') {
+      dynamo = await startLocalDynamo();
+      stateUrl = await dynamo.newState('acme/secrets/prod');
+    } else {
+      stateUrl = `sqlite:${join(tmp, 'state.db')}`;
+    }
   });
 
   afterAll(async () => {
     await gh?.stop();
+    await dynamo?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -91,7 +104,7 @@ describe('GitHub Action: plan on the pull request, reconcile on merge', () => {
     };
     return runAction({
       action,
-      with: { state: `sqlite:${join(tmp, 'state.db')}`, ...inputs },
+      with: { state: stateUrl, ...inputs },
       github: { action_path: ROOT, event_name: event, token: TOKEN, workspace: ws },
       cwd: ws,
       replace,
@@ -214,5 +227,11 @@ describe('GitHub Action: plan on the pull request, reconcile on merge', () => {
     const plan = await useAction('push', { command: 'plan' });
     expect(plan.outputs).toMatchObject({ exitcode: '0', 'has-changes': 'false' });
     expect(readFileSync(plan.outputs['plan-file']!, 'utf8')).toContain('No changes. The state matches the repo at');
+  });
+
+  it('keeps the state where the state input says, and nowhere else on the runner', () => {
+    const files = execFileSync('find', [tmp, '-name', '*.db*'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    // A hosted runner's disk is gone after the job: with DynamoDB, no state file is made at all.
+    expect(files.filter((f) => !f.endsWith('-wal') && !f.endsWith('-shm'))).toEqual(backend === 'sqlite' ? [join(tmp, 'state.db')] : []);
   });
 });
