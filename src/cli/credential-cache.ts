@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
@@ -84,8 +84,8 @@ export function cacheKeyPath(env: NodeJS.ProcessEnv, home: string = env.HOME || 
 /**
  * The key the cache is encrypted with: CREDOPS_STATE_KEY when set (so a CI job
  * or a shared machine decides), else 32 random bytes created on first use in
- * cacheKeyPath(), mode 0600. Two processes creating it at once agree: the file
- * is created exclusively, and the loser reads the winner's.
+ * cacheKeyPath(), mode 0600. Two processes creating it at once agree: the key
+ * appears whole or not at all, and the loser reads the winner's.
  */
 export async function cacheKey(env: NodeJS.ProcessEnv): Promise<Buffer> {
   if (env[STATE_KEY_ENV]?.trim()) return stateKeyFromEnv(env);
@@ -101,16 +101,22 @@ export async function cacheKey(env: NodeJS.ProcessEnv): Promise<Buffer> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Written whole to a file of our own, then linked into place: link() fails if
+  // the key exists, so a process racing us never reads a key half written.
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const fh = await open(temp, 'wx', 0o600);
   try {
-    const fh = await open(path, 'wx', 0o600);
-    try {
-      await fh.writeFile(`${randomBytes(32).toString('hex')}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fh.writeFile(`${randomBytes(32).toString('hex')}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(temp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await rm(temp, { force: true });
   }
   return read();
 }

@@ -11,6 +11,7 @@ describe('credops.yaml: accepted', () => {
   const cases: [string, string][] = [
     ['version only', 'version: 1\n'],
     ['state and audit log', 'version: 1\nstate: sqlite:/var/lib/credops/state.db\naudit_log: audit.log\n'],
+    ['a DynamoDB state', 'version: 1\nstate: dynamodb://credops-state/team-a/prod?region=eu-west-1\n'],
     ['a full mount', 'version: 1\nmounts:\n  aws:\n    region: eu-west-1\n    iam_endpoint: https://iam.amazonaws.com\n    sts_endpoint: http://127.0.0.1:4566\n    max_retries: -1\n    lease: 1h\n    lease_max: 3600\n    username_template: "vault-{{.RoleName}}-{{unix_time}}"\n    roles: roles/**/*.json\n'],
     ['another mount with its roles glob', 'version: 1\nmounts:\n  aws: {}\n  aws-us-west-2: {region: us-west-2, roles: "west/*.json"}\n'],
   ];
@@ -42,7 +43,8 @@ describe('credops.yaml: rejected', () => {
     ['lease above lease_max', 'version: 1\nmounts:\n  aws: {lease: 48h, lease_max: 24h}\n', '/mounts/aws/lease "lease" value must be less than or equal to "lease_max" value'],
     ['a mount name with spaces', 'version: 1\nmounts:\n  "my mount": {roles: x}\n', 'credops.yaml:3:3: error: /mounts/my mount key must be a mount path'],
     ['a roles glob escaping the repo', 'version: 1\nmounts:\n  aws: {roles: "../x/*.json"}\n', '/mounts/aws/roles must be a glob relative to the repo root'],
-    ['a state that is not a URL', 'version: 1\nstate: state.db\n', '/state must be a URL such as sqlite:.credops/state.db'],
+    ['a state that is not a URL', 'version: 1\nstate: state.db\n', '/state must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY (found "state.db")'],
+    ['a DynamoDB state without a key', 'version: 1\nstate: dynamodb://credops-state\n', '/state must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY'],
     ['no mounts', 'version: 1\nmounts: {}\n', '/mounts must not be empty'],
     ['YAML syntax', 'version: 1\nmounts: [\n', 'credops.yaml:3:1: error: invalid YAML'],
   ];
