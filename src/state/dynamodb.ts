@@ -288,7 +288,7 @@ export class DynamoStateStore implements StateStore {
 
   async putJournal(entry: JournalEntry): Promise<void> {
     // The entry announces an AWS write: a run whose lock was taken over must not make one.
-    await this.ensureLock('start an AWS write');
+    await this.ensureLocked('start an AWS write');
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(JOURNAL + entry.id), data: s(JSON.stringify(entry)) } }));
   }
 
@@ -345,12 +345,13 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * Fenced: written only by a run that still holds its lock, and never over a
-   * status written under a later lock (a higher fence), so a paused run that
-   * wakes after a takeover cannot rebind a sink.
+   * Fenced: written only by a run that still holds its lock (one read of the
+   * head confirms it), and never over a status written under a later lock (a
+   * higher fence), so a paused run that wakes after a takeover cannot rebind a
+   * sink even if it was paused between that read and this write.
    */
   async setSinkStatus(name: string, status: SinkStatus): Promise<void> {
-    await this.ensureLock(`record sink ${name}`);
+    await this.ensureLocked(`record sink ${name}`);
     const item: Record<string, AttributeValue> = { ...this.itemKey(SINK + name), data: s(JSON.stringify(status)) };
     const fence = this.held?.fence;
     if (fence === undefined) {

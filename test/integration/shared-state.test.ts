@@ -270,4 +270,26 @@ describe('a shared DynamoDB state', () => {
     expect(await t.state.lockHolder()).toBeUndefined();
     await lock.release();
   });
+
+  it('plan needs only read access to the table; reconcile with it fails clearly and changes nothing', async () => {
+    t = await tempState(await dynamo.newState());
+    expect((await runCli(aws, t, ['reconcile', '--repo', repo])).code).toBe(0);
+    // A pull-request job's identity: its IAM policy allows reading the table, nothing else.
+    const planOnly = { AWS_ACCESS_KEY_ID: 'AKIDPLANONLY', AWS_SECRET_ACCESS_KEY: 'plan-only-secret' };
+    dynamo.readOnly(planOnly.AWS_ACCESS_KEY_ID);
+    writeFileSync(join(repo, 'roles', 'reader.json'), JSON.stringify({ credential_type: 'federation_token', policy_arns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] }));
+
+    const plan = await runCli(aws, t, ['plan', '--repo', repo, '--detailed-exitcode'], planOnly);
+    expect(plan.stderr).toBe('');
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('Plan: 1 to add, 0 to change, 0 to destroy.');
+    const byPlan = dynamo.calls.filter((c) => c.accessKeyId === planOnly.AWS_ACCESS_KEY_ID).map((c) => c.operation);
+    expect(byPlan).toEqual(['GetItem', 'Query', 'Query']);
+
+    const serial = (await t.state.getApplied()).serial;
+    const reconcile = await runCli(aws, t, ['reconcile', '--repo', repo], planOnly);
+    expect(reconcile.code).toBe(1);
+    expect(reconcile.stderr).toMatch(/cannot use the state dynamodb:\/\/.*: AccessDeniedException: .*not authorized to perform: dynamodb:UpdateItem .*\(see docs\/state\.md for the IAM statements the table needs\)/);
+    expect((await t.state.getApplied()).serial).toBe(serial);
+  });
 });
