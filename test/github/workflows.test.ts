@@ -57,15 +57,29 @@ describe('example workflows (examples/github/.github/workflows)', () => {
     expect(credopsSteps(reconcile).map((s) => s.with?.command)).toEqual(['reconcile']);
   });
 
-  it('both get AWS credentials through GitHub OIDC, and keep the state on a persistent runner', () => {
+  it('both get AWS credentials through GitHub OIDC, and share one DynamoDB state, so they run on GitHub-hosted runners', () => {
     for (const wf of [plan, reconcile]) {
       expect(wf.permissions['id-token']).toBe('write');
       const aws = steps(wf).find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
       expect(aws?.with?.['role-to-assume']).toMatch(/^arn:aws:iam::\d{12}:role\//);
       expect(aws?.with).not.toHaveProperty('aws-access-key-id');
       const job = Object.values(wf.jobs)[0]!;
-      expect(job['runs-on']).toContain('self-hosted');
-      expect(job.env?.CREDOPS_STATE).toBe('sqlite:/var/lib/credops/state.db');
+      expect(job['runs-on']).toBe('ubuntu-latest');
+      expect(job.env?.CREDOPS_STATE).toBe('dynamodb://credops-state/acme/secrets?region=us-east-1');
+    }
+  });
+
+  it('the plan role may only read the state table; the reconcile role may read and write it, both only their own state', () => {
+    type Statement = { Sid: string; Action: string | string[]; Resource: string[]; Condition?: Record<string, Record<string, string[]>> };
+    const read = (file: string) =>
+      (JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')) as { Statement: Statement[] }).Statement.map((s) => ({ ...s, Action: [s.Action].flat() }));
+    const planTable = read('iam-policy-plan.json').filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+    expect(planTable.flatMap((s) => s.Action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    const reconcileTable = read('iam-policy.json').filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+    expect(reconcileTable.flatMap((s) => s.Action).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    for (const s of [...planTable, ...reconcileTable]) {
+      expect(s.Resource).toEqual(['arn:aws:dynamodb:us-east-1:123456789012:table/credops-state', 'arn:aws:dynamodb:us-east-1:123456789012:table/credops-state/index/*']);
+      expect(s.Condition?.['ForAllValues:StringEquals']?.['dynamodb:LeadingKeys']).toEqual(['acme/secrets']);
     }
   });
 

@@ -82,7 +82,8 @@ describe('the lock', () => {
     const holder = await openAt(url);
     await holder.lock(owner('reconcile'), 0);
     // What a SIGKILL leaves: the lock item, and no process renewing it.
-    (holder as unknown as { held?: { timer: NodeJS.Timeout } }).held && clearInterval((holder as unknown as { held: { timer: NodeJS.Timeout } }).held.timer);
+    const paused = (holder as unknown as { held?: { timer: NodeJS.Timeout } }).held;
+    if (paused) clearInterval(paused.timer);
     const other = await openAt(url);
     const started = Date.now();
     const taken = await other.lock(owner('reconcile'), 10_000);
