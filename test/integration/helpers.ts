@@ -200,11 +200,12 @@ export interface World {
  * The world of an integration story: a fresh local AWS endpoint and temp
  * state for each test of the file, closed after it. `bind` hands them to the
  * file's variables; the file's own beforeEach (roles, groups) runs after this one.
+ * `stateUrl` gives another state than a SQLite file (test/state/backends.ts).
  */
-export function eachTestWorld(bind: (w: World) => void, opts: Parameters<typeof startLocalAws>[0] = {}): void {
+export function eachTestWorld(bind: (w: World) => void, opts: Parameters<typeof startLocalAws>[0] & { stateUrl?: () => Promise<string | undefined> } = {}): void {
   let world: World | undefined;
   beforeEach(async () => {
-    world = { aws: await startLocalAws(opts), t: await tempState() };
+    world = { aws: await startLocalAws(opts), t: await tempState(await opts.stateUrl?.()) };
     bind(world);
   });
   afterEach(async () => {
