@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
 import type { Engine } from '../engine/index.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
+import { runClock } from './test-clock.js';
 import { parseDuration } from '../duration.js';
 import type { SinkContext } from '../sinks/index.js';
 import type { EngineConfig } from '../model/types.js';
@@ -105,14 +106,15 @@ export interface Runtime {
 export async function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>): Promise<Runtime> {
   const [{ Engine }, { awsClientsFor }] = await Promise.all([import('../engine/index.js'), import('../engine/root.js')]);
   const clients = awsClientsFor(state, io.env);
-  const audit = new AuditLog(where.auditPath, systemClock, io.env);
+  const clock = runClock(io.env);
+  const audit = new AuditLog(where.auditPath, clock, io.env);
   return {
     state,
     clients,
-    engine: new Engine({ state, clients, clock: systemClock, audit }),
+    engine: new Engine({ state, clients, clock, audit }),
     sinks: { clients, cwd: io.cwd, home: io.env.HOME, stateId: state.id },
     audit,
-    clock: systemClock,
+    clock,
     env: io.env,
   };
 }

@@ -1,7 +1,6 @@
 import { constants } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { systemClock } from '../clock.js';
+import { runClock, sleepOn } from './test-clock.js';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import type { LogEntry } from '../reconcile/watch.js';
@@ -37,17 +36,18 @@ export function registerWatch(program: Command, run: Run): void {
         import('./health.js'),
         import('../reconcile/watch.js'),
       ]);
-      const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, systemClock.now()));
+      const clock = runClock(run.io.env);
+      const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, clock.now()));
       const stop = stopOnSignals(run, log);
       try {
         await withRuntime(cmd, run, async (rt) => {
           const { state } = rt;
           let lastRefresh = -Infinity;
-          const health = new WatchHealth({ startedAt: systemClock.now(), intervalMs: intervalSeconds * 1000 });
+          const health = new WatchHealth({ startedAt: clock.now(), intervalMs: intervalSeconds * 1000 });
           const server =
             healthPort === undefined
               ? undefined
-              : await startHealthServer({ host: opts.healthHost, port: healthPort, health, leases: () => state.listLeases(), now: systemClock.now }).catch(
+              : await startHealthServer({ host: opts.healthHost, port: healthPort, health, leases: () => state.listLeases(), now: clock.now }).catch(
                   (err: NodeJS.ErrnoException) => {
                     throw new UserError(`--health-port: cannot listen on ${opts.healthHost}:${healthPort}: ${err.code ?? err.message}`, { cause: err });
                   },
@@ -55,8 +55,8 @@ export function registerWatch(program: Command, run: Run): void {
           if (server) log({ level: 'info', event: 'health.listening', host: opts.healthHost, port: server.port });
           try {
             await watch({
-              now: systemClock.now,
-              sleep: (ms, signal) => delay(ms, undefined, { signal }).catch(() => {}),
+              now: clock.now,
+              sleep: (ms, signal) => sleepOn(clock, ms, signal),
               signal: stop.signal,
               intervalMs: intervalSeconds * 1000,
               // Warnings are logged by the loop as JSON, once per commit.
@@ -67,13 +67,13 @@ export function registerWatch(program: Command, run: Run): void {
                 withLock(cmd, state, 'watch', async () => {
                   // The drift check reads IAM for every live lease; once per REFRESH_EVERY_MS
                   // is enough for repair, where every wake-up would multiply the read traffic.
-                  const refresh = systemClock.now() - lastRefresh >= REFRESH_EVERY_MS;
+                  const refresh = clock.now() - lastRefresh >= REFRESH_EVERY_MS;
                   const result = await reconcile(
                     { ...rt, log: reconcileLog },
                     model,
                     { warnings, refresh },
                   );
-                  if (refresh) lastRefresh = systemClock.now();
+                  if (refresh) lastRefresh = clock.now();
                   return result;
                 }),
               log,

@@ -1,6 +1,8 @@
 /**
  * Story: a team runs `credops watch` next to a service that reads its AWS key
- * from a file sink. The key lives two minutes. credops rotates it at its
+ * from a file sink. The key lives two minutes, on watch's clock: the test
+ * moves that clock forward (CREDOPS_TEST_CLOCK_FILE) instead of waiting, so
+ * nothing here depends on how fast the machine is. credops rotates it at its
  * renew_before moment (not at the next --interval), the file always holds a
  * key that AWS accepts, the replaced key is revoked when its grace ends, a bad
  * commit in between is logged without stopping anything, and SIGTERM stops the
@@ -14,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { TEST_CLOCK_FILE_ENV } from '../../src/cli/test-clock.js';
 import { childEnv } from '../support/aws/index.js';
 import { eachTestWorld, callerIdentity, credopsUsers, rejectionCode, runCli, type LocalAws, type TempState } from './helpers.js';
 
@@ -79,8 +82,12 @@ it(
     const repo = join(dir, 'repo');
     const sinkPath = join(dir, 'app', 'credentials.json');
     writeRepo(repo, sinkPath);
+    // watch's clock is the wall clock plus what the test writes here: time moves when the test says.
+    const clockFile = join(dir, 'clock');
+    writeFileSync(clockFile, '0');
     const env = {
       ...childEnv(aws),
+      [TEST_CLOCK_FILE_ENV]: clockFile,
       CREDOPS_STATE: t.url,
       CREDOPS_AUDIT_LOG: t.auditPath,
       NO_COLOR: '1',
@@ -109,51 +116,61 @@ it(
     expect(port, stderr).toBeGreaterThan(0);
     const health = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
 
-    // Poll like a consumer: at every poll the key in the file must work.
+    // A consumer polls all along: at every poll the key in the file must work.
     const keys: SinkFile[] = [];
     const refusedAtPoll: string[] = [];
     let lockFreeSeen = false;
-    let graceMetrics = '';
-    let brokeRepoAt: number | undefined;
-    let firstKeyRefused = false;
-    const deadline = Date.now() + 110 * S;
-    while (Date.now() < deadline) {
-      const key = JSON.parse(readFileSync(sinkPath, 'utf8')) as SinkFile;
-      if (!keys.some((k) => k.AccessKeyId === key.AccessKeyId)) keys.push(key);
-      const code = await rejectionCode(callerIdentity(aws, { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey }));
-      if (code !== '') refusedAtPoll.push(`${new Date().toISOString()} ${key.AccessKeyId}: ${code}`);
-      if ((await t.state.lockHolder()) === undefined) lockFreeSeen = true;
-
-      if (keys.length === 2 && brokeRepoAt === undefined) {
-        // During the grace: the new key is active, the old one pending its revocation.
-        graceMetrics = await (await health('/metrics')).text();
-        // A bad commit lands before the grace ends; the old key must still be revoked on time.
-        writeFileSync(join(repo, 'roles/broken.json'), '{ "credential_type": "iam_usr" }');
-        brokeRepoAt = Date.now();
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const key = JSON.parse(readFileSync(sinkPath, 'utf8')) as SinkFile;
+        if (!keys.some((k) => k.AccessKeyId === key.AccessKeyId)) keys.push(key);
+        const code = await rejectionCode(callerIdentity(aws, { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey }));
+        if (code !== '') refusedAtPoll.push(`${new Date().toISOString()} ${key.AccessKeyId}: ${code}`);
+        if ((await t.state.lockHolder()) === undefined) lockFreeSeen = true;
+        await sleep(100);
       }
-      if (keys.length >= 2) {
-        firstKeyRefused = (await rejectionCode(callerIdentity(aws, { accessKeyId: keys[0]!.AccessKeyId, secretAccessKey: keys[0]!.SecretAccessKey }))) === 'InvalidClientTokenId';
-        if (firstKeyRefused) break;
-      }
-      await sleep(500);
-    }
+    })();
+    const waitFor = async (event: string) => {
+      for (const until = Date.now() + 60 * S; !find(event) && Date.now() < until; ) await sleep(50);
+      expect(find(event), `${event} in:\n${stdout}\n${stderr}`).toBeDefined();
+    };
+    const works = async (key: SinkFile) => (await rejectionCode(callerIdentity(aws, { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey }))) === '';
+    const first = JSON.parse(readFileSync(sinkPath, 'utf8')) as SinkFile;
 
-    // AWS refuses the old key as soon as DeleteAccessKey is applied; watch logs the revocation
-    // when the call returns: wait for that line rather than race it.
-    for (const until = Date.now() + 20 * S; !find('lease.revoked') && Date.now() < until; ) await sleep(100);
+    // Time moves to just past renew_before (TTL - 70 s = 50 s after the issue): watch, asleep until
+    // that deadline with a 10-minute interval, wakes and rotates.
+    writeFileSync(clockFile, String((TTL_S - RENEW_BEFORE_S + 1) * S));
+    await waitFor('sink.rotated');
+    const second = JSON.parse(readFileSync(sinkPath, 'utf8')) as SinkFile;
+    expect(second.AccessKeyId).not.toBe(first.AccessKeyId);
+    // During the grace: the new key is active, the old one still works, pending its revocation.
+    expect(await works(second)).toBe(true);
+    expect(await works(first)).toBe(true);
+    const graceMetrics = await (await health('/metrics')).text();
+    // A bad commit lands before the grace ends; the old key must still be revoked on time.
+    writeFileSync(join(repo, 'roles/broken.json'), '{ "credential_type": "iam_usr" }');
+    const brokeRepoAt = Date.now();
+
+    // Time moves past the end of the grace: the old key is revoked.
+    writeFileSync(clockFile, String((TTL_S - RENEW_BEFORE_S + 1 + GRACE_S + 2) * S));
+    await waitFor('lease.revoked');
+    const firstKeyRefused = (await rejectionCode(callerIdentity(aws, { accessKeyId: first.AccessKeyId, secretAccessKey: first.SecretAccessKey }))) === 'InvalidClientTokenId';
+    polling = false;
+    await poller;
 
     expect(refusedAtPoll).toEqual([]);
-    expect(keys.length, stdout).toBeGreaterThanOrEqual(2);
+    expect(keys.map((k) => k.AccessKeyId), stdout).toEqual([first.AccessKeyId, second.AccessKeyId]);
     expect(firstKeyRefused, stdout).toBe(true);
     expect(lockFreeSeen).toBe(true);
 
-    // The rotation came at renew_before (TTL - 70 s = 50 s after the issue), not at the 10-minute interval.
+    // The rotation came at renew_before (50 s after the issue, on watch's clock), not at the 10-minute interval.
     const issued = find('sink.issued')!;
     const rotated = find('sink.rotated')!;
-    expect(rotated).toMatchObject({ level: 'info', sink: 'app', retired: [keys[0]!.lease_id], lease_id: keys[1]!.lease_id });
+    expect(rotated).toMatchObject({ level: 'info', sink: 'app', retired: [first.lease_id], lease_id: second.lease_id });
     const rotationAfter = (Date.parse(rotated.time) - Date.parse(issued.time)) / S;
-    expect(rotationAfter).toBeGreaterThanOrEqual(TTL_S - RENEW_BEFORE_S - 1);
-    expect(rotationAfter).toBeLessThan(TTL_S - RENEW_BEFORE_S + 10);
+    expect(rotationAfter).toBeGreaterThanOrEqual(TTL_S - RENEW_BEFORE_S);
+    expect(rotationAfter).toBeLessThan(10 * 60);
     expect(graceMetrics).toContain('credops_leases{state="active"} 1\n');
     expect(graceMetrics).toContain('credops_leases{state="revoke_pending"} 1\n');
     const nextExpiry = Number(/^credops_seconds_to_next_expiry (\S+)$/m.exec(graceMetrics)?.[1]);
@@ -165,7 +182,7 @@ it(
     const failedAt = lines.findIndex((l) => l.event === 'repo.failed');
     expect(lines[failedAt]).toMatchObject({ level: 'error', diagnostics: [expect.stringMatching(/^roles\/broken\.json:1:\d+: error: /)] });
     const after = lines.slice(failedAt);
-    expect(after.find((l) => l.event === 'lease.revoked')).toMatchObject({ lease_id: keys[0]!.lease_id, reason: 'expired' });
+    expect(after.find((l) => l.event === 'lease.revoked')).toMatchObject({ lease_id: first.lease_id, reason: 'expired' });
     expect(after.some((l) => l.event === 'repo.applied')).toBe(false);
     expect(credopsUsers(aws)).toHaveLength(1);
 
