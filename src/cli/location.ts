@@ -64,8 +64,9 @@ async function readConfigPaths(root: string): Promise<{ state?: string; audit_lo
     const path = join(root, name);
     if (!existsSync(path)) continue;
     try {
-      const { parse: parseYaml } = await import('yaml');
-      const doc = parseYaml(readFileSync(path, 'utf8')) as { state?: unknown; audit_log?: unknown } | null;
+      // Through credops's own module, not import('yaml'): its named exports then survive bundling (scripts/bundle.mjs).
+      const { parseYamlValue } = await import('../schema/yaml-source.js');
+      const doc = parseYamlValue(readFileSync(path, 'utf8')) as { state?: unknown; audit_log?: unknown } | null;
       return {
         ...(typeof doc?.state === 'string' ? { state: doc.state } : {}),
         ...(typeof doc?.audit_log === 'string' ? { audit_log: doc.audit_log } : {}),

@@ -62,3 +62,10 @@ export function parseYamlSource(path: string, text: string): SourceFile {
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }
+
+/** A YAML text as plain values; throws on the first syntax error (for callers that only need a value or nothing). */
+export function parseYamlValue(text: string): unknown {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw doc.errors[0];
+  return doc.toJS();
+}
