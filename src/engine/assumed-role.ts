@@ -13,7 +13,7 @@ import type { RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
 import { checkLength, checkTags } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
-import { mfaParams, sessionPolicy, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
+import { mfaParams, sessionPolicyOf, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { locateRoleSession, revokeStsSession } from './sts-revoke.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
@@ -40,13 +40,14 @@ export const assumedRole: CredentialKind = {
       STS_ROLE_SESSION_NAME_MIN,
     );
     const tags = Object.entries(role.session_tags).map(([Key, Value]) => ({ Key, Value }));
+    const policy = await sessionPolicyOf(ctx);
     const out = await awsCall({ mount: mount.name, role: role.name, operation: `AssumeRole ${RoleArn}` }, () =>
       ctx.clients.sts(mount).send(
         new AssumeRoleCommand({
           RoleArn,
           RoleSessionName,
           DurationSeconds: ttl,
-          ...sessionPolicy(role),
+          ...policy,
           ...(tags.length ? { Tags: tags } : {}),
           ...(role.external_id ? { ExternalId: role.external_id } : {}),
           ...mfa,

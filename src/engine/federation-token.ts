@@ -5,13 +5,15 @@ import {
 } from '../limits.js';
 import { awsCall } from './aws-errors.js';
 import type { CredentialKind } from './credential-type.js';
-import { sessionPolicy, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
+import { UserError } from '../errors.js';
+import { sessionPolicyOf, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { recordedTooLittle, revokeStsSession, rootUser } from './sts-revoke.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
 /**
  * federation_token: GetFederationToken as the root identity (an IAM user),
- * scoped down by policy_document and policy_arns. The federated user's Name
+ * scoped down by policy_document and policy_arns, with the policies of the
+ * role's iam_groups folded in as Vault does. The federated user's Name
  * comes from the username template, fitted into AWS's 32 characters.
  */
 export const federationToken: CredentialKind = {
@@ -27,8 +29,13 @@ export const federationToken: CredentialKind = {
       STS_FEDERATION_NAME_MAX,
       STS_FEDERATION_NAME_MIN,
     );
+    const policy = await sessionPolicyOf(ctx);
+    // Without a policy, GetFederationToken would hand out the root identity's own permissions (Vault refuses too).
+    if (!policy.Policy && !policy.PolicyArns) {
+      throw new UserError(`${mount.name}/roles/${role.name}: must specify at least one of policy_arns or policy_document with federation_token credential_type`);
+    }
     const out = await awsCall({ mount: mount.name, role: role.name, operation: 'GetFederationToken' }, () =>
-      ctx.clients.sts(mount).send(new GetFederationTokenCommand({ Name, DurationSeconds: ttl, ...sessionPolicy(role) })),
+      ctx.clients.sts(mount).send(new GetFederationTokenCommand({ Name, DurationSeconds: ttl, ...policy })),
     );
     return stsIssued(ctx, 'federation_token', out.Credentials, out.FederatedUser?.Arn, { sessionUserId: out.FederatedUser?.FederatedUserId });
   },

@@ -1,8 +1,10 @@
+import { GetGroupPolicyCommand, ListAttachedGroupPoliciesCommand, ListGroupPoliciesCommand } from '@aws-sdk/client-iam';
 import type { Credentials } from '@aws-sdk/client-sts';
-import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN } from '../limits.js';
+import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN, STS_POLICY_ARNS_MAX, STS_SESSION_POLICY_MAX_CHARS } from '../limits.js';
 import { UserError } from '../errors.js';
-import type { CredentialType, Lease, LeaseResources, RoleSpec } from '../model/types.js';
-import { checkLength, checkTypeLimits } from './checks.js';
+import type { CredentialType, Lease, LeaseResources, PolicyDocument, RoleSpec } from '../model/types.js';
+import { awsCall } from './aws-errors.js';
+import { checkLength, checkTypeLimits, limitError } from './checks.js';
 import type { CredentialKind, IssueContext, Issued, IssueRequest } from './credential-type.js';
 import { stsTtl } from './ttl.js';
 
@@ -70,10 +72,67 @@ export function mfaParams(role: RoleSpec, request: IssueRequest): { SerialNumber
   return { SerialNumber: role.mfa_serial_number, TokenCode: request.mfaCode };
 }
 
-/** A session policy as STS takes it. */
-export function sessionPolicy(role: RoleSpec): { Policy?: string; PolicyArns?: { arn: string }[] } {
+export interface SessionPolicy {
+  Policy?: string;
+  PolicyArns?: { arn: string }[];
+}
+
+/** A session policy as STS takes it, from the role alone. */
+export function sessionPolicy(role: RoleSpec): SessionPolicy {
   return {
     ...(role.policy_document ? { Policy: JSON.stringify(role.policy_document) } : {}),
     ...(role.policy_arns.length ? { PolicyArns: role.policy_arns.map((arn) => ({ arn })) } : {}),
+  };
+}
+
+/**
+ * The session policy of an assumed_role or federation_token credential, with
+ * the role's iam_groups folded in as Vault does (iam_policies.go
+ * getGroupPolicies, combinePolicyDocuments): the statements of every group's
+ * inline policies, then the role's own, in one policy document; the groups'
+ * managed policies after the role's policy_arns. AWS's limits on the result
+ * are checked before the call, naming the groups.
+ */
+export async function sessionPolicyOf(ctx: Pick<IssueContext, 'role' | 'mount' | 'clients'>): Promise<SessionPolicy> {
+  const { role, mount } = ctx;
+  if (role.iam_groups.length === 0) return sessionPolicy(role);
+  const iam = ctx.clients.iam(mount);
+  const inline: PolicyDocument[] = [];
+  const arns: string[] = [];
+  const where = { mount: mount.name, role: role.name };
+  for (const GroupName of role.iam_groups) {
+    let Marker: string | undefined;
+    do {
+      const page = await awsCall({ ...where, operation: 'ListAttachedGroupPolicies' }, () => iam.send(new ListAttachedGroupPoliciesCommand({ GroupName, Marker })));
+      arns.push(...(page.AttachedPolicies ?? []).flatMap((p) => (p.PolicyArn ? [p.PolicyArn] : [])));
+      Marker = page.IsTruncated ? page.Marker : undefined;
+    } while (Marker);
+    const names: string[] = [];
+    do {
+      const page = await awsCall({ ...where, operation: 'ListGroupPolicies' }, () => iam.send(new ListGroupPoliciesCommand({ GroupName, Marker })));
+      names.push(...(page.PolicyNames ?? []));
+      Marker = page.IsTruncated ? page.Marker : undefined;
+    } while (Marker);
+    for (const PolicyName of names) {
+      const out = await awsCall({ ...where, operation: 'GetGroupPolicy' }, () => iam.send(new GetGroupPolicyCommand({ GroupName, PolicyName })));
+      if (out.PolicyDocument) inline.push(JSON.parse(decodeURIComponent(out.PolicyDocument)) as PolicyDocument);
+    }
+  }
+  const groups = role.iam_groups.join(', ');
+  const statements = [...inline, ...(role.policy_document ? [role.policy_document] : [])].flatMap((doc) => [doc.Statement].flat());
+  const policy = inline.length > 0 ? { Version: '2012-10-17', Statement: statements } : role.policy_document;
+  const policyArns = [...role.policy_arns, ...arns];
+  if (policy) {
+    const chars = JSON.stringify(policy).replace(/\s/g, '').length;
+    if (chars > STS_SESSION_POLICY_MAX_CHARS) {
+      throw limitError(role, `the session policy with the inline policies of iam_groups ${groups} is ${chars} characters (whitespace not counted); AWS STS takes at most ${STS_SESSION_POLICY_MAX_CHARS}`);
+    }
+  }
+  if (policyArns.length > STS_POLICY_ARNS_MAX) {
+    throw limitError(role, `policy_arns and the managed policies of iam_groups ${groups} make ${policyArns.length} policy ARNs; AWS STS takes at most ${STS_POLICY_ARNS_MAX}`);
+  }
+  return {
+    ...(policy ? { Policy: JSON.stringify(policy) } : {}),
+    ...(policyArns.length ? { PolicyArns: policyArns.map((arn) => ({ arn })) } : {}),
   };
 }

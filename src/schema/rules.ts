@@ -68,6 +68,17 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
     },
   },
   {
+    // Vault refuses it at issue time (secret_access_keys.go getFederationToken): without a policy,
+    // GetFederationToken would hand out the root identity's own permissions. A role with iam_groups
+    // may get its policy from the groups, which only AWS knows: that is checked at issue time.
+    name: 'federation_token needs a policy',
+    check(role) {
+      if (legacyOf(role) || !credentialTypesOf(role).includes('federation_token')) return [];
+      if (!isVaultEmpty(role.policy_document) || !isVaultEmpty(role.policy_arns) || !isVaultEmpty(role.iam_groups)) return [];
+      return [{ pointer: '/credential_type', message: 'must specify at least one of policy_arns or policy_document with federation_token credential_type' }];
+    },
+  },
+  {
     name: 'legacy fields',
     check(role) {
       const legacy = legacyOf(role);

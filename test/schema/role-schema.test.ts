@@ -14,6 +14,8 @@ describe('role schema: accepted', () => {
     ['iam_user', { ...iamUser }],
     ['assumed_role', { ...assumed }],
     ['federation_token', { credential_type: 'federation_token', policy_document: POLICY }],
+    ['federation_token with policy_arns only', { credential_type: 'federation_token', policy_arns: [POLICY_ARN] }],
+    ['federation_token whose policy comes from its groups', { credential_type: 'federation_token', iam_groups: ['developers'] }],
     ['session_token', { credential_type: 'session_token' }],
     ['a legacy role as Vault prints it', { credential_type: 'iam_user,federation_token', policy_document: JSON.stringify(POLICY) }],
     ['policy_document as an object', { ...iamUser, policy_document: POLICY }],
@@ -103,6 +105,8 @@ describe('role schema: rejected', () => {
     ['legacy policy with role_arns', { policy: JSON.stringify(POLICY), role_arns: [ROLE_ARN] }, '/role_arns cannot supply deprecated role or policy parameters with role_arns'],
     ['a legacy arn that is neither role nor policy', { arn: 'arn:aws:s3:::bucket' }, '/arn must be an IAM role ARN or an IAM policy ARN'],
     ['a legacy policy that is not JSON', { policy: 'not json' }, '/policy is not valid JSON'],
+    ['federation_token without a policy (Vault refuses it when issuing)', { credential_type: 'federation_token' }, '/credential_type must specify at least one of policy_arns or policy_document with federation_token credential_type'],
+    ['federation_token with empty policies', { credential_type: 'federation_token', policy_document: '', policy_arns: [], iam_groups: null }, '/credential_type must specify at least one of policy_arns or policy_document with federation_token credential_type'],
   ];
   it.each(cases)('%s', (_name, role, expected) => {
     const errors = roleErrors(role);

@@ -32,9 +32,15 @@ function statementsOf(document: string): Statement[] {
   }
 }
 
+/** The user's own policies and those of its groups, as IAM evaluates them. */
 function policiesOf(world: World, user: User): string[] {
-  const attached = user.attachedPolicies.map((arn) => (arn.endsWith(':policy/AdministratorAccess') ? ADMINISTRATOR_ACCESS : world.policies.get(arn)?.document ?? '{}'));
-  return [...user.inlinePolicies.values(), ...attached];
+  const managed = (arn: string) => (arn.endsWith(':policy/AdministratorAccess') ? ADMINISTRATOR_ACCESS : world.policies.get(arn)?.document ?? '{}');
+  const groups = [...user.groups].map((key) => world.groups.get(key)).filter((g) => g !== undefined);
+  return [
+    ...user.inlinePolicies.values(),
+    ...user.attachedPolicies.map(managed),
+    ...groups.flatMap((g) => [...g.inlinePolicies.values(), ...g.attachedPolicies.map(managed)]),
+  ];
 }
 
 function matches(st: Statement, action: string, resource: string): boolean {

@@ -21,6 +21,8 @@ const MANAGED_POLICY_MAX = 6144;
 const ACCESS_KEYS_PER_USER = 2;
 const GROUPS_PER_USER = 10;
 const MANAGED_POLICIES_PER_USER = 20;
+const MANAGED_POLICIES_PER_GROUP = 10;
+const INLINE_GROUP_POLICY_MAX = 5120; // non-whitespace characters
 const TAGS_PER_RESOURCE = 50;
 const TAG_KEY_MAX = 128;
 const TAG_VALUE_MAX = 256;
@@ -319,6 +321,66 @@ const ListUserPolicies: QueryHandler = (p, { world }) => {
   return { PolicyNames: page, ...more };
 };
 
+// Group policies: what a user in the group gets, and what Vault folds into STS session policies.
+
+const PutGroupPolicy: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const name = checkName(p.req('PolicyName'), 'policyName', 128);
+  const doc = p.req('PolicyDocument');
+  checkPolicyDocument(doc);
+  const others = [...group.inlinePolicies].filter(([n]) => n !== name).reduce((sum, [, d]) => sum + nonWhitespaceLength(d), 0);
+  if (others + nonWhitespaceLength(doc) > INLINE_GROUP_POLICY_MAX) {
+    throw limitExceeded(`Maximum policy size of ${INLINE_GROUP_POLICY_MAX} bytes exceeded for group ${group.name}`);
+  }
+  group.inlinePolicies.set(name, doc);
+  return undefined;
+};
+
+const GetGroupPolicy: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const name = p.req('PolicyName');
+  const doc = group.inlinePolicies.get(name);
+  if (doc === undefined) throw noSuchEntity(`The group policy with name ${name} cannot be found.`);
+  return { GroupName: group.name, PolicyName: name, PolicyDocument: encodeURIComponent(doc) };
+};
+
+const DeleteGroupPolicy: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const name = p.req('PolicyName');
+  if (!group.inlinePolicies.delete(name)) throw noSuchEntity(`The group policy with name ${name} cannot be found.`);
+  return undefined;
+};
+
+const ListGroupPolicies: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const { page, more } = paginate(p, [...group.inlinePolicies.keys()], (n) => n);
+  return { PolicyNames: page, ...more };
+};
+
+const AttachGroupPolicy: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const arn = p.req('PolicyArn');
+  if (!world.policyExists(arn)) throw noSuchEntity(`Policy ${arn} does not exist or is not attachable.`);
+  if (group.attachedPolicies.includes(arn)) return undefined;
+  if (group.attachedPolicies.length >= MANAGED_POLICIES_PER_GROUP) throw limitExceeded(`Cannot exceed quota for PoliciesPerGroup: ${MANAGED_POLICIES_PER_GROUP}`);
+  group.attachedPolicies.push(arn);
+  return undefined;
+};
+
+const DetachGroupPolicy: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const arn = p.req('PolicyArn');
+  if (!group.attachedPolicies.includes(arn)) throw noSuchEntity(`Policy ${arn} was not found.`);
+  group.attachedPolicies = group.attachedPolicies.filter((a) => a !== arn);
+  return undefined;
+};
+
+const ListAttachedGroupPolicies: QueryHandler = (p, { world }) => {
+  const group = namedGroup(world, p.req('GroupName'));
+  const { page, more } = paginate(p, group.attachedPolicies, (a) => a);
+  return { AttachedPolicies: page.map((arn) => ({ PolicyName: policyName(arn), PolicyArn: arn })), ...more };
+};
+
 const AttachUserPolicy: QueryHandler = (p, { world }) => {
   const user = namedUser(world, p.req('UserName'));
   const arn = p.req('PolicyArn');
@@ -404,6 +466,7 @@ const GetGroup: QueryHandler = (p, { world }) => {
 const DeleteGroup: QueryHandler = (p, { world }) => {
   const group = namedGroup(world, p.req('GroupName'));
   if (world.membersOf(group).length > 0) throw deleteConflict('Cannot delete entity, must remove users from group first.');
+  if (group.inlinePolicies.size > 0 || group.attachedPolicies.length > 0) throw deleteConflict('Cannot delete entity, must delete policies first.');
   world.groups.delete(group.name.toLowerCase());
   return undefined;
 };
@@ -729,6 +792,13 @@ export const iamActions: Record<string, QueryHandler> = {
   AttachUserPolicy,
   DetachUserPolicy,
   ListAttachedUserPolicies,
+  PutGroupPolicy,
+  GetGroupPolicy,
+  DeleteGroupPolicy,
+  ListGroupPolicies,
+  AttachGroupPolicy,
+  DetachGroupPolicy,
+  ListAttachedGroupPolicies,
   CreatePolicy,
   GetPolicy,
   DeletePolicy,

@@ -119,6 +119,8 @@ export interface IamInspection {
   createManagedPolicy(name: string, document?: string, path?: string): PolicyView;
   addUserToGroup(userName: string, groupName: string): void;
   putUserPolicy(userName: string, policyName: string, document: string): void;
+  putGroupPolicy(groupName: string, policyName: string, document: string): void;
+  attachGroupPolicy(groupName: string, policyArn: string): void;
   attachUserPolicy(userName: string, policyArn: string): void;
   tagUser(userName: string, tags: Tag[]): void;
   createLoginProfile(userName: string): void;
@@ -268,6 +270,16 @@ export function iamInspection(world: World): IamInspection {
       const g = world.group(groupName);
       if (!g) throw new Error(`local AWS: no group ${groupName}`);
       mustUser(userName).groups.add(g.name.toLowerCase());
+    },
+    putGroupPolicy: (groupName, policyName, document) => {
+      const g = world.group(groupName);
+      if (!g) throw new Error(`local AWS: no group ${groupName}`);
+      g.inlinePolicies.set(policyName, document);
+    },
+    attachGroupPolicy: (groupName, policyArn) => {
+      const g = world.group(groupName);
+      if (!g) throw new Error(`local AWS: no group ${groupName}`);
+      if (!g.attachedPolicies.includes(policyArn)) g.attachedPolicies.push(policyArn);
     },
     putUserPolicy: (userName, policyName, document) => {
       mustUser(userName).inlinePolicies.set(policyName, document);

@@ -55,6 +55,8 @@ export interface Group {
   path: string;
   arn: string;
   createDate: number;
+  inlinePolicies: Map<string, string>; // name -> document, name as given
+  attachedPolicies: string[]; // ARNs, in attach order
 }
 
 export interface Role {
@@ -271,7 +273,7 @@ export class World {
   }
 
   addGroup(name: string, path = '/'): Group {
-    const group: Group = { name, id: this.newId('AGPA'), path, arn: this.iamArn('group', path, name), createDate: this.now() };
+    const group: Group = { name, id: this.newId('AGPA'), path, arn: this.iamArn('group', path, name), createDate: this.now(), inlinePolicies: new Map(), attachedPolicies: [] };
     this.groups.set(name.toLowerCase(), group);
     return group;
   }
@@ -327,6 +329,7 @@ export class World {
   attachmentCount(arn: string): number {
     let n = 0;
     for (const u of this.users.values()) if (u.attachedPolicies.includes(arn)) n++;
+    for (const g of this.groups.values()) if (g.attachedPolicies.includes(arn)) n++;
     return n;
   }
 
