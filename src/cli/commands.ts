@@ -12,6 +12,7 @@ import { registerTidy } from './tidy.js';
 import { registerWatch } from './watch.js';
 import { registerCredentialProcess } from './credential-process.js';
 import { registerState } from './state.js';
+import { registerVaultPaths } from './vault-paths.js';
 
 /** A command file exports one of these; this list is the only place commands are named. */
 export type RegisterCommand = (program: Command, run: Run) => void;
@@ -29,4 +30,5 @@ export const commands: RegisterCommand[] = [
   registerWatch,
   registerCredentialProcess,
   registerState,
+  registerVaultPaths,
 ];

@@ -39,9 +39,11 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 export function formatCredential(cred: IssuedCredential, now: number, format: OutputFormat): string {
   const duration = remainingSeconds(cred.lease, now);
   const token = cred.sessionToken ?? null;
-  const data = { access_key: cred.accessKeyId, secret_key: cred.secretAccessKey, security_token: token, session_token: token };
+  // Vault's data, and the assumed role's session ARN as Vault gives it (arn); session_token is credops's alias of security_token.
+  const arn = cred.lease.credentialType === 'assumed_role' && cred.lease.resources.principalArn ? { arn: cred.lease.resources.principalArn } : {};
+  const data = { access_key: cred.accessKeyId, secret_key: cred.secretAccessKey, security_token: token, ...arn, session_token: token };
   if (format === 'json') {
-    return json({ request_id: randomUUID(), lease_id: cred.lease.leaseId, lease_duration: duration, lease_renewable: cred.lease.renewable, data, warnings: null });
+    return json({ request_id: randomUUID(), lease_id: cred.lease.leaseId, lease_duration: duration, renewable: cred.lease.renewable, data, warnings: null });
   }
   return keyValueTable([
     ['lease_id', cred.lease.leaseId],
@@ -55,7 +57,7 @@ export function formatCredential(cred: IssuedCredential, now: number, format: Ou
 export function formatRenewal(lease: Lease, now: number, format: OutputFormat, warnings: string[]): string {
   const duration = remainingSeconds(lease, now);
   if (format === 'json') {
-    return json({ request_id: randomUUID(), lease_id: lease.leaseId, lease_duration: duration, lease_renewable: lease.renewable, data: null, warnings: warnings.length ? warnings : null });
+    return json({ request_id: randomUUID(), lease_id: lease.leaseId, lease_duration: duration, renewable: lease.renewable, data: null, warnings: warnings.length ? warnings : null });
   }
   return keyValueTable([
     ['lease_id', lease.leaseId],
@@ -71,6 +73,7 @@ export function formatLookup(lease: Lease, now: number, format: OutputFormat): s
     issue_time: iso(lease.issuedAt),
     expire_time: iso(lease.expiresAt),
     max_expire_time: iso(lease.maxExpiresAt),
+    last_renewal: iso(lease.lastRenewedAt),
     renewable: lease.renewable,
     ttl: remainingSeconds(lease, now),
     credential_type: lease.credentialType,
@@ -83,7 +86,7 @@ export function formatLookup(lease: Lease, now: number, format: OutputFormat): s
     principal_arn: lease.resources.principalArn ?? null,
   };
   if (format === 'json') {
-    return json({ request_id: randomUUID(), lease_id: '', lease_duration: 0, lease_renewable: false, data, warnings: null });
+    return json({ request_id: randomUUID(), lease_id: '', lease_duration: 0, renewable: false, data, warnings: null });
   }
   return keyValueTable(
     Object.entries(data)

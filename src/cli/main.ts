@@ -11,8 +11,8 @@ export function buildProgram(run: Run): Command {
     .addOption(new Option('--state <url>', 'state URL (default sqlite:.credops/state.db)').env('CREDOPS_STATE'))
     .option('--lock-timeout <duration>', 'how long to wait for the state lock', '30s')
     .option('--debug', 'print stack traces of internal errors')
-    .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => run.io.stdout(s), writeErr: (s) => run.io.stderr(s) })
+    // A usage error is one line, with the nearest match when there is one: never the whole help.
+    .configureOutput({ writeOut: (s) => run.io.stdout(s), writeErr: (s) => run.io.stderr(s), outputError: (s, write) => write(oneLine(s)) })
     .exitOverride();
   for (const register of commands) register(program, run);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
@@ -24,11 +24,39 @@ export async function main(argv: string[], io: Io = processIo, signal: AbortSign
   const run: Run = { io, exitCode: 0, signal };
   const program = buildProgram(run);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(vaultFlags(argv));
     return run.exitCode;
   } catch (err) {
     return reportError(err, io, argv.includes('--debug'));
   }
+}
+
+/**
+ * Vault's CLI spells its flags with one dash (-format=json, -prefix,
+ * -increment=1h); credops takes them as their two-dash selves, so that
+ * commands copied from Vault's docs and scripts work. Vault's -prefix is a
+ * boolean before a positional prefix: -prefix=true is -prefix, -prefix=false
+ * nothing. Single letters (-h, -V) and what follows "--" are left alone.
+ */
+export function vaultFlags(argv: string[]): string[] {
+  const out = argv.slice(0, 2);
+  let passthrough = false;
+  for (const arg of argv.slice(2)) {
+    if (arg === '--') passthrough = true;
+    if (passthrough || !/^-[a-z][a-z0-9-]+(=|$)/i.test(arg)) {
+      out.push(arg);
+      continue;
+    }
+    if (/^-prefix=(true|1)$/i.test(arg)) out.push('--prefix');
+    else if (!/^-prefix=(false|0)$/i.test(arg)) out.push(`-${arg}`);
+  }
+  return out;
+}
+
+/** commander's "error: ...\n(Did you mean X?)\n" as one line. */
+function oneLine(message: string): string {
+  const text = message.trim().replace(/\s*\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)');
+  return `${text.replace(/\n+/g, ' ')}; see credops --help\n`;
 }
 
 function reportError(err: unknown, io: Io, debug: boolean): number {

@@ -33,12 +33,17 @@ export const assumedRole: CredentialKind = {
     checkTags(role, 'session_tags', role.session_tags, { count: STS_SESSION_TAGS_MAX, keyMax: STS_TAG_KEY_MAX, valueMax: STS_TAG_VALUE_MAX });
     checkLength(role, 'external_id', role.external_id, STS_EXTERNAL_ID_MIN, STS_EXTERNAL_ID_MAX);
     const mfa = mfaParams(role, request);
-    const RoleSessionName = renderUsername(
-      mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
-      { role: role.name, mount: mount.name, now: ctx.clock.now() },
-      STS_ROLE_SESSION_NAME_MAX,
-      STS_ROLE_SESSION_NAME_MIN,
-    );
+    // Vault's role_session_name: characters AWS refuses become "_" (normalizeDisplayName), then AWS's length applies.
+    const asked = request.roleSessionName?.replace(/[^a-zA-Z0-9+=,.@_-]/g, '_');
+    if (asked !== undefined) checkLength(role, 'role_session_name', asked, STS_ROLE_SESSION_NAME_MIN, STS_ROLE_SESSION_NAME_MAX);
+    const RoleSessionName =
+      asked ??
+      renderUsername(
+        mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
+        { role: role.name, mount: mount.name, now: ctx.clock.now() },
+        STS_ROLE_SESSION_NAME_MAX,
+        STS_ROLE_SESSION_NAME_MIN,
+      );
     const tags = Object.entries(role.session_tags).map(([Key, Value]) => ({ Key, Value }));
     const policy = await sessionPolicyOf(ctx);
     const out = await awsCall({ mount: mount.name, role: role.name, operation: `AssumeRole ${RoleArn}` }, () =>

@@ -48,6 +48,8 @@ export interface IssueRequest {
   sink?: string;
   /** The current code of the role's mfa_serial_number device. */
   mfaCode?: string;
+  /** assumed_role: the session name instead of the username template's (Vault's role_session_name). */
+  roleSessionName?: string;
 }
 
 export interface IssuedCredential {

@@ -152,7 +152,7 @@ export class Engine {
       const now = clock.now();
       if (lease.expiresAt <= now) throw new UserError(`lease ${leaseId} has expired; it can no longer be renewed`);
       const increment = incrementSeconds ?? mountConfig(await state.getApplied(), lease.mount).lease;
-      const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt) };
+      const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt), lastRenewedAt: now };
       await state.putLease(renewed);
       audit.record({
         operation: 'renew',

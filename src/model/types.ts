@@ -167,6 +167,8 @@ export interface Lease {
   sink?: string;
   /** Set when the lease was replaced: revoke at this time (grace). */
   revokeAt?: number;
+  /** Epoch ms of the last renewal, if any (Vault's last_renewal). */
+  lastRenewedAt?: number;
 }
 
 /** An in-flight AWS write, recorded before it happens (DESIGN invariant 1). */

@@ -252,9 +252,10 @@ describe('credops creds (CLI)', () => {
     const json = await runCli(aws, t, ['creds', 'deploy', '--format', 'json']);
     expect(json.code).toBe(0);
     const out = JSON.parse(json.stdout) as Record<string, unknown> & { data: Record<string, unknown> };
-    expect(Object.keys(out)).toEqual(['request_id', 'lease_id', 'lease_duration', 'lease_renewable', 'data', 'warnings']);
+    // The envelope of `vault read -format=json`: renewable, as Vault prints it (its table says lease_renewable).
+    expect(Object.keys(out)).toEqual(['request_id', 'lease_id', 'lease_duration', 'renewable', 'data', 'warnings']);
     expect(out.lease_duration).toBe(768 * 3600);
-    expect(out.lease_renewable).toBe(true);
+    expect(out.renewable).toBe(true);
     expect(out.warnings).toBeNull();
     expect(Object.keys(out.data)).toEqual(['access_key', 'secret_key', 'security_token', 'session_token']);
     expect(out.data.session_token).toBeNull();

@@ -233,8 +233,10 @@ describe('credops sts (CLI)', () => {
     const r = await runCli(aws, t, ['sts', 'deploy', '--ttl', '15m', '--format', 'json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { lease_id: string; lease_duration: number; lease_renewable: boolean; data: Record<string, string> };
-    expect(out.lease_renewable).toBe(false);
+    const out = JSON.parse(r.stdout) as { lease_id: string; lease_duration: number; renewable: boolean; data: Record<string, string> };
+    expect(out.renewable).toBe(false);
+    // Vault gives an assumed role's session ARN as data.arn.
+    expect(out.data.arn).toMatch(/^arn:aws:sts::\d{12}:assumed-role\/deployer\//);
     expect(out.lease_duration).toBeGreaterThan(890);
     expect(out.lease_duration).toBeLessThanOrEqual(900);
     expect(out.data.security_token).toBe(out.data.session_token);
