@@ -40,7 +40,7 @@ export const assumedRole: CredentialKind = {
       asked ??
       renderUsername(
         mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
-        { role: role.name, mount: mount.name, now: ctx.clock.now() },
+        { role: role.name, mount: mount.name, type: 'IAM', now: ctx.clock.now(), ...(request.sink ? { displayName: request.sink } : {}) },
         STS_ROLE_SESSION_NAME_MAX,
         STS_ROLE_SESSION_NAME_MIN,
       );

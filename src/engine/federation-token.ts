@@ -25,7 +25,7 @@ export const federationToken: CredentialKind = {
     const ttl = stsRequestTtl(ctx, 'federation_token');
     const Name = renderUsername(
       mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
-      { role: role.name, mount: mount.name, now: ctx.clock.now() },
+      { role: role.name, mount: mount.name, type: 'STS', now: ctx.clock.now(), ...(ctx.request.sink ? { displayName: ctx.request.sink } : {}) },
       STS_FEDERATION_NAME_MAX,
       STS_FEDERATION_NAME_MIN,
     );

@@ -59,7 +59,7 @@ export const iamUser: CredentialKind = {
     const now = clock.now();
     const UserName = renderUsername(
       mount.username_template ?? DEFAULT_USERNAME_TEMPLATE,
-      { role: role.name, mount: mount.name, now },
+      { role: role.name, mount: mount.name, type: 'IAM', now, ...(ctx.request.sink ? { displayName: ctx.request.sink } : {}) },
       IAM_USER_NAME_MAX,
     );
     const iam = ctx.clients.iam(mount);

@@ -11,7 +11,7 @@ import { mountConfig, REVOKE_CONCURRENCY } from './deps.js';
 import { forEachBounded } from './pool.js';
 import { credentialKinds } from './registry.js';
 import { deleteIamUserCompletely } from './revoke.js';
-import { DEFAULT_USERNAME_TEMPLATE } from './username.js';
+import { DEFAULT_USERNAME_PATTERN, DEFAULT_USERNAME_TEMPLATE } from './username.js';
 import type { AppliedSnapshot, MountConfig } from '../model/types.js';
 import { compareStrings } from '../plan/normalise.js';
 import type { StateStore } from '../state/store.js';
@@ -138,9 +138,13 @@ export async function deleteOrphans(
 /**
  * A regular expression for every name the template can render, or undefined
  * when the template is too loose to tell credops's users from anyone's: it
- * must start with fixed text and hold {{unix_time}} or {{random N}}.
+ * must start with fixed text and hold {{unix_time}} or {{random N}}. Known for
+ * the default template and for templates of plain {{role}}, {{mount}},
+ * {{unix_time}} and {{random N}} actions; other templates of Vault's language
+ * have none, and their users are found by credops's tags alone.
  */
 export function usernamePattern(template: string): RegExp | undefined {
+  if (template === DEFAULT_USERNAME_TEMPLATE) return DEFAULT_USERNAME_PATTERN;
   const allowed = '[\\w+=,.@-]';
   let source = '';
   let last = 0;
@@ -169,9 +173,9 @@ export function usernamePattern(template: string): RegExp | undefined {
   return new RegExp(`^${source}$`);
 }
 
-/** As the engine renders literal text: anything IAM does not allow in a name becomes "-". */
+/** Literal text as it appears in a name. */
 function literalText(text: string): string {
-  return text.replace(/[^\w+=,.@-]/g, '-');
+  return text;
 }
 
 function escapeRegExp(text: string): string {

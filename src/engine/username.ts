@@ -1,89 +1,71 @@
-import { randomInt } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { randomBase62, TemplateError, usernameData, VaultTemplate } from '../schema/vault-template.js';
 
 /**
  * Names of what credops creates in AWS (IAM user names, RoleSessionName,
- * federated user names), from a per-mount `username_template` in the spirit of
- * Vault's: `{{role}}`, `{{mount}}`, `{{unix_time}}`, `{{random N}}`.
+ * federated user names), from a mount's `username_template` in Vault's
+ * template language (schema/vault-template.ts), with the fields Vault passes:
+ * `.Type` ("IAM" for users and assumed-role sessions, "STS" for federation
+ * tokens), `.DisplayName`, `.PolicyName` (the role's name, as Vault names it),
+ * and credops's `.RoleName` and `.MountName`. As in Vault, a name longer than
+ * AWS allows is an error: a template fits it with `truncate`.
  */
-export const DEFAULT_USERNAME_TEMPLATE = 'credops-{{role}}-{{unix_time}}-{{random 8}}';
+export const DEFAULT_USERNAME_TEMPLATE =
+  '{{ if (eq .Type "STS") }}{{ printf "credops-%s-%s" (.RoleName | truncate 15) (random 8) }}' +
+  '{{ else }}{{ printf "credops-%s-%s-%s" (.RoleName | truncate 35) (unix_time) (random 8) }}{{ end }}';
+
+/** The IAM user names DEFAULT_USERNAME_TEMPLATE makes (orphan detection, engine/orphans.ts). */
+export const DEFAULT_USERNAME_PATTERN = /^credops-[\w+=,.@-]{0,35}-\d+-[A-Za-z0-9]{8}$/;
 
 export interface UsernameInput {
   role: string;
   mount: string;
+  /** Vault's .Type: "IAM" for IAM users and assumed-role sessions, "STS" for federation tokens. */
+  type: 'IAM' | 'STS';
+  /** Vault's .DisplayName (the token's display name there): the sink a credential is for, else "credops". */
+  displayName?: string;
   /** Epoch milliseconds. */
   now: number;
   /** Source of randomness for {{random N}}; tests pass a fixed one. */
   random?: (length: number) => string;
 }
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-export function randomAlphanumeric(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
-  return out;
-}
+export const randomAlphanumeric = randomBase62;
 
 // IAM user names, RoleSessionName and federated names all allow [\w+=,.@-].
-const ALLOWED = /[^\w+=,.@-]/g;
+const DISALLOWED = /[^\w+=,.@-]/g;
 
-interface Segment {
-  text: string;
-  /** Role, then mount names may be shortened to fit; literals, time and randomness may not. */
-  shrinkable: 'role' | 'mount' | false;
+const parsed = new Map<string, VaultTemplate>();
+
+/** The template, parsed once; a UserError naming the template when it does not parse. */
+export function usernameTemplate(template: string): VaultTemplate {
+  let t = parsed.get(template);
+  if (!t) {
+    try {
+      t = VaultTemplate.parse(template);
+    } catch (err) {
+      if (err instanceof TemplateError) throw new UserError(`username_template "${template}": ${err.message}`);
+      throw err;
+    }
+    parsed.set(template, t);
+  }
+  return t;
 }
 
-/**
- * Renders the template and fits it into `max` characters. When too long, the
- * role and then the mount name are shortened first, so the time and random
- * parts that make the name unique survive; only then is the end cut, as Vault's
- * `truncate` does.
- */
+
+/** Renders the template; a name AWS would refuse (too long, too short, a character it does not allow) is an error, as in Vault. */
 export function renderUsername(template: string, input: UsernameInput, max: number, min = 1): string {
-  const random = input.random ?? randomAlphanumeric;
-  const segments: Segment[] = [];
-  let last = 0;
-  for (const match of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-    segments.push({ text: template.slice(last, match.index), shrinkable: false });
-    segments.push(renderField(match[1] ?? '', input, random, template));
-    last = match.index + match[0].length;
+  let name: string;
+  try {
+    name = usernameTemplate(template).render(usernameData(input), { now: () => input.now, random: input.random ?? randomBase62 });
+  } catch (err) {
+    if (err instanceof TemplateError) throw new UserError(`username_template "${template}": ${err.message}`);
+    throw err;
   }
-  segments.push({ text: template.slice(last), shrinkable: false });
-  for (const s of segments) s.text = s.text.replace(ALLOWED, '-');
-
-  let overflow = segments.reduce((n, s) => n + s.text.length, 0) - max;
-  for (const field of ['role', 'mount'] as const) {
-    for (const s of segments) {
-      if (overflow <= 0 || s.shrinkable !== field) continue;
-      const cut = Math.min(overflow, s.text.length);
-      s.text = s.text.slice(0, s.text.length - cut);
-      overflow -= cut;
-    }
-  }
-  const name = segments
-    .map((s) => s.text)
-    .join('')
-    .slice(0, max);
+  const what = input.type === 'STS' ? 'STS' : 'IAM';
+  if (name.length > max) throw new UserError(`the username generated by the template exceeds the ${what} username length limits of ${max} chars: "${name}" (use truncate in username_template)`);
   if (name.length < min) throw new UserError(`username_template "${template}" renders to "${name}", shorter than AWS's minimum of ${min} characters`);
+  const bad = name.match(DISALLOWED);
+  if (bad) throw new UserError(`username_template "${template}" renders to "${name}", which holds ${[...new Set(bad)].map((c) => JSON.stringify(c)).join(', ')}; AWS allows only letters, digits and _+=,.@- in names`);
   return name;
-}
-
-function renderField(field: string, input: UsernameInput, random: (n: number) => string, template: string): Segment {
-  const [name, ...args] = field.split(/\s+/);
-  switch (name) {
-    case 'role':
-      return { text: input.role, shrinkable: 'role' };
-    case 'mount':
-      return { text: input.mount, shrinkable: 'mount' };
-    case 'unix_time':
-      return { text: String(Math.floor(input.now / 1000)), shrinkable: false };
-    case 'random': {
-      const n = Number(args[0]);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError(`username_template "${template}": {{random N}} needs N between 1 and 64`);
-      return { text: random(n), shrinkable: false };
-    }
-    default:
-      throw new UserError(`username_template "${template}": unknown field {{${field}}}; use {{role}}, {{mount}}, {{unix_time}} or {{random N}}`);
-  }
 }

@@ -383,7 +383,7 @@ export interface Mount {
   lease?: SetDuration2;
   lease_max?: SetDuration3;
   /**
-   * Template of IAM user names (Vault's username_template).
+   * Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.
    */
   username_template?: string;
   /**

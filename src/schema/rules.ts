@@ -3,6 +3,7 @@ import { CREDENTIAL_TYPES } from '../model/types.js';
 import { rulesOf, typesWhere, type CredentialTypeRules } from './credential-types.js';
 import type { Finding } from './finding.js';
 import { credentialTypesOf, durationSeconds, isVaultEmpty, legacyOf } from './vault-values.js';
+import { TemplateError, usernameData, VaultTemplate } from './vault-template.js';
 
 /**
  * Vault's rules that JSON Schema cannot state with a good message: they
@@ -103,6 +104,27 @@ export const SINK_RULES: Rule<SinkFile>[] = [
 ];
 
 export const CONFIG_RULES: Rule<ConfigFile>[] = [
+  {
+    // Vault's template language (vault-template.ts): a template that does not parse, or fails on
+    // the fields Vault passes, is reported here with its position, not at the first issuance.
+    name: 'username_template',
+    check(config) {
+      const out: Finding[] = [];
+      for (const [name, mount] of Object.entries(config.mounts ?? {})) {
+        const template = mount?.username_template;
+        if (typeof template !== 'string' || template === '') continue;
+        const pointer = `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}/username_template`;
+        try {
+          const parsed = VaultTemplate.parse(template);
+          for (const type of ['IAM', 'STS'] as const) parsed.render(usernameData({ role: 'role', mount: name, type }), { now: () => 0 });
+        } catch (err) {
+          if (!(err instanceof TemplateError)) throw err;
+          out.push({ pointer, message: `is not a valid template: ${err.message}` });
+        }
+      }
+      return out;
+    },
+  },
   {
     name: 'lease <= lease_max',
     check(config) {

@@ -170,7 +170,8 @@ describe('federation_token', () => {
     const [session] = aws.iam.sessions();
     expect(session!.kind).toBe('federated-user');
     expect(session!.federatedName!.length).toBeLessThanOrEqual(32);
-    expect(session!.federatedName).toMatch(/-\d{10}-[A-Za-z0-9]{8}$/);
+    // credops's default template: the role and 8 random characters (32 at most, AWS's limit).
+    expect(session!.federatedName).toMatch(/^credops-fed-[A-Za-z0-9]{8}$/);
     expect(JSON.parse(session!.policy!)).toEqual(S3_READ);
     expect(session!.durationSeconds).toBe(3600);
     expect(cred.lease.credentialType).toBe('federation_token');

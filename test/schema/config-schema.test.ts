@@ -12,6 +12,10 @@ describe('credops.yaml: accepted', () => {
     ['version only', 'version: 1\n'],
     ['state and audit log', 'version: 1\nstate: sqlite:/var/lib/credops/state.db\naudit_log: audit.log\n'],
     ['a DynamoDB state', 'version: 1\nstate: dynamodb://credops-state/team-a/prod?region=eu-west-1\n'],
+    [
+      "Vault's default username_template",
+      'version: 1\nmounts:\n  aws:\n    username_template: \'{{ if (eq .Type "STS") }}{{ printf "vault-%s-%s" (unix_time) (random 20) | truncate 32 }}{{ else }}{{ printf "vault-%s-%s-%s" (printf "%s-%s" (.DisplayName) (.PolicyName) | truncate 42) (unix_time) (random 20) | truncate 64 }}{{ end }}\'\n',
+    ],
     ['a full mount', 'version: 1\nmounts:\n  aws:\n    region: eu-west-1\n    iam_endpoint: https://iam.amazonaws.com\n    sts_endpoint: http://127.0.0.1:4566\n    max_retries: -1\n    lease: 1h\n    lease_max: 3600\n    username_template: "vault-{{.RoleName}}-{{unix_time}}"\n    roles: roles/**/*.json\n'],
     ['another mount with its roles glob', 'version: 1\nmounts:\n  aws: {}\n  aws-us-west-2: {region: us-west-2, roles: "west/*.json"}\n'],
   ];
@@ -46,6 +50,9 @@ describe('credops.yaml: rejected', () => {
     ['a state that is not a URL', 'version: 1\nstate: state.db\n', '/state must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY (found "state.db")'],
     ['a DynamoDB state without a key', 'version: 1\nstate: dynamodb://credops-state\n', '/state must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY'],
     ['no mounts', 'version: 1\nmounts: {}\n', '/mounts must not be empty'],
+    ['a username_template that does not parse', 'version: 1\nmounts:\n  aws:\n    username_template: "vault-{{ if .Type }}x"\n', 'credops.yaml:4:24: error: /mounts/aws/username_template is not a valid template: missing {{end}} (at column 22)'],
+    ['a username_template with an unknown function', 'version: 1\nmounts:\n  aws:\n    username_template: "{{ nosuch }}"\n', '/mounts/aws/username_template is not a valid template: function "nosuch" not defined'],
+    ['a username_template with an unknown field', 'version: 1\nmounts:\n  aws:\n    username_template: "{{ .Nope }}"\n', "/mounts/aws/username_template is not a valid template: can't evaluate field Nope"],
     ['YAML syntax', 'version: 1\nmounts: [\n', 'credops.yaml:3:1: error: invalid YAML'],
   ];
   it.each(cases)('%s', (_name, config, expected) => {
