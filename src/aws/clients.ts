@@ -3,7 +3,11 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { MountConfig } from '../model/types.js';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { defaultChain, rootCredentialsProvider } from './credentials.js';
+
+/** How long a mount's assumed role_arn session lasts; the SDK refreshes it before it ends. */
+const ASSUMED_ROOT_SECONDS = 3600;
 
 /**
  * The one place SDK clients are built (STYLE.md §6, Vault's client.go): lazily,
@@ -43,10 +47,55 @@ export interface AwsClientsOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** How long before its expiration a shared session is renewed. */
+const SESSION_REFRESH_MS = 5 * 60_000;
+
+/**
+ * One session for every client of a mount: each SDK client caches credentials
+ * on its own, so without this the IAM and STS clients would each assume the
+ * role. Renewed SESSION_REFRESH_MS before it expires; a failed renewal is not kept.
+ */
+function shared(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
+  return async (options) => {
+    const held = current && (await current.catch(() => undefined));
+    if (held && (!held.expiration || held.expiration.getTime() - Date.now() > SESSION_REFRESH_MS)) return held;
+    current = provider(options);
+    current.catch(() => (current = undefined));
+    return current;
+  };
+}
+
 export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
   const env = opts.env ?? process.env;
   const rootCredentials = opts.rootCredentials ?? (() => rootCredentialsProvider(async () => undefined, env));
   const crashAfter = testCrashAfterCall(env);
+  const identities = new Map<string, AwsCredentialIdentityProvider>();
+  /**
+   * The identity a mount acts as: its root credentials, or, with role_arn, the
+   * role assumed with them (refreshed by the SDK before it expires), one
+   * provider per mount so that every client of the mount shares one session.
+   */
+  const identityOf = (mount: MountConfig): AwsCredentialIdentityProvider => {
+    let identity = identities.get(mount.name);
+    if (!identity) {
+      const root = rootCredentials(mount.name);
+      identity = mount.role_arn
+        ? shared(fromTemporaryCredentials({
+            masterCredentials: root,
+            params: {
+              RoleArn: mount.role_arn,
+              RoleSessionName: mount.session_name ?? `credops-${mount.name.replace(/[^\w+=,.@-]/g, '_')}`.slice(0, 64),
+              DurationSeconds: ASSUMED_ROOT_SECONDS,
+              ...(mount.external_id ? { ExternalId: mount.external_id } : {}),
+            },
+            clientConfig: { region: mount.sts_region ?? regionFor(mount.region, env), endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env) },
+          }))
+        : root;
+      identities.set(mount.name, identity);
+    }
+    return identity;
+  };
   const iamClients = new Map<string, IAMClient>();
   const stsClients = new Map<string, STSClient>();
   const smClients = new Map<string, SecretsManagerClient>();
@@ -66,7 +115,7 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
       if (!client) {
         client = new IAMClient({
           ...common(mount),
-          credentials: rootCredentials(mount.name),
+          credentials: identityOf(mount),
           endpoint: mount.iam_endpoint ?? endpointFromEnv('IAM', env),
         });
         prepare(client, crashAfter);
@@ -76,14 +125,19 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
     },
     sts(mount, credentials) {
       const build = (creds: AwsCredentialIdentity | AwsCredentialIdentityProvider) => {
-        const client = new STSClient({ ...common(mount), credentials: creds, endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env) });
+        const client = new STSClient({
+          ...common(mount),
+          ...(mount.sts_region ? { region: mount.sts_region } : {}),
+          credentials: creds,
+          endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env),
+        });
         prepare(client, crashAfter);
         return client;
       };
       if (credentials) return build(credentials);
       let client = stsClients.get(mount.name);
       if (!client) {
-        client = build(rootCredentials(mount.name));
+        client = build(identityOf(mount));
         stsClients.set(mount.name, client);
       }
       return client;

@@ -52,7 +52,7 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
       lease_max: parseDuration(m.lease_max as string | number),
       roles: m.roles!,
     };
-    for (const key of ['region', 'iam_endpoint', 'sts_endpoint', 'max_retries', 'username_template'] as const) {
+    for (const key of ['region', 'iam_endpoint', 'sts_endpoint', 'sts_region', 'role_arn', 'external_id', 'session_name', 'max_retries', 'username_template'] as const) {
       if (m[key] !== undefined) (mount as unknown as Record<string, unknown>)[key] = m[key];
     }
     for (const key of ['connect_timeout', 'request_timeout'] as const) {

@@ -375,6 +375,22 @@ export interface Mount {
    */
   sts_endpoint?: string;
   /**
+   * Region of the STS endpoint, when it differs from region (Vault's sts_region).
+   */
+  sts_region?: string;
+  /**
+   * An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).
+   */
+  role_arn?: string;
+  /**
+   * ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).
+   */
+  external_id?: string;
+  /**
+   * RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.
+   */
+  session_name?: string;
+  /**
    * Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).
    */
   max_retries?: number;

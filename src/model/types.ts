@@ -90,6 +90,12 @@ export interface MountConfig {
   region?: string;
   iam_endpoint?: string;
   sts_endpoint?: string;
+  /** Region of the STS endpoint when it differs from region (Vault's sts_region). */
+  sts_region?: string;
+  /** A role this mount acts as, assumed with the ambient identity (Vault's role_arn on config/root). */
+  role_arn?: string;
+  external_id?: string;
+  session_name?: string;
   max_retries?: number;
   /** Seconds to establish a connection to an AWS endpoint (per attempt). */
   connect_timeout?: number;

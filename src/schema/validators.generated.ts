@@ -5125,13 +5125,16 @@ return errors === 0;
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const config = validate24;
-const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
 const pattern62 = new RegExp("^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)", "u");
 const pattern63 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$", "u");
-const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
+const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
 const schema47 = {"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"};
-const pattern67 = new RegExp("^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$", "u");
-const pattern71 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
+const pattern67 = new RegExp("^[a-z]{2}(-[a-z]+)+-\\d+$", "u");
+const pattern69 = new RegExp("^[\\w+=,.@:/-]{2,1224}$", "u");
+const pattern70 = new RegExp("^[\\w+=,.@-]{2,64}$", "u");
+const pattern71 = new RegExp("^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$", "u");
+const pattern75 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5237,10 +5240,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data.max_retries !== undefined){
-let data3 = data.max_retries;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err7 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.max_retries.type,parentSchema:schema46.properties.max_retries,data:data3};
+if(data.sts_region !== undefined){
+let data3 = data.sts_region;
+if(typeof data3 === "string"){
+if(!pattern67.test(data3)){
+const err7 = {instancePath:instancePath+"/sts_region",schemaPath:"#/properties/sts_region/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-\\d+$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-\\d+$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-\\d+$",parentSchema:schema46.properties.sts_region,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5249,9 +5253,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 100 || isNaN(data3)){
-const err8 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema46.properties.max_retries,data:data3};
+}
+else {
+const err8 = {instancePath:instancePath+"/sts_region",schemaPath:"#/properties/sts_region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.sts_region.type,parentSchema:schema46.properties.sts_region,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5260,8 +5264,12 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data3 < -1 || isNaN(data3)){
-const err9 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema46.properties.max_retries,data:data3};
+}
+if(data.role_arn !== undefined){
+let data4 = data.role_arn;
+if(typeof data4 === "string"){
+if(!pattern40.test(data4)){
+const err9 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$",parentSchema:schema46.properties.role_arn,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5271,11 +5279,8 @@ vErrors.push(err9);
 errors++;
 }
 }
-}
-if(data.connect_timeout !== undefined){
-let data4 = data.connect_timeout;
-if((!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))) && (typeof data4 !== "string")){
-const err10 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data4};
+else {
+const err10 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.role_arn.type,parentSchema:schema46.properties.role_arn,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5284,9 +5289,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9007199254740991 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data4};
+}
+if(data.external_id !== undefined){
+let data5 = data.external_id;
+if(typeof data5 === "string"){
+if(!pattern69.test(data5)){
+const err11 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@:/-]{2,1224}$"},message:"must match pattern \""+"^[\\w+=,.@:/-]{2,1224}$"+"\"",schema:"^[\\w+=,.@:/-]{2,1224}$",parentSchema:schema46.properties.external_id,data:data5};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5295,8 +5303,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data4};
+}
+else {
+const err12 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.external_id.type,parentSchema:schema46.properties.external_id,data:data5};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5306,9 +5315,11 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(typeof data4 === "string"){
-if(!pattern67.test(data4)){
-const err13 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data4};
+if(data.session_name !== undefined){
+let data6 = data.session_name;
+if(typeof data6 === "string"){
+if(!pattern70.test(data6)){
+const err13 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@-]{2,64}$"},message:"must match pattern \""+"^[\\w+=,.@-]{2,64}$"+"\"",schema:"^[\\w+=,.@-]{2,64}$",parentSchema:schema46.properties.session_name,data:data6};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5318,11 +5329,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
-if(data.request_timeout !== undefined){
-let data5 = data.request_timeout;
-if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (typeof data5 !== "string")){
-const err14 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data5};
+else {
+const err14 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.session_name.type,parentSchema:schema46.properties.session_name,data:data6};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5331,9 +5339,11 @@ vErrors.push(err14);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 9007199254740991 || isNaN(data5)){
-const err15 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data5};
+}
+if(data.max_retries !== undefined){
+let data7 = data.max_retries;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err15 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.max_retries.type,parentSchema:schema46.properties.max_retries,data:data7};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5342,8 +5352,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data5 < 0 || isNaN(data5)){
-const err16 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data5};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 100 || isNaN(data7)){
+const err16 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema46.properties.max_retries,data:data7};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5352,10 +5363,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(typeof data5 === "string"){
-if(!pattern67.test(data5)){
-const err17 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data5};
+if(data7 < -1 || isNaN(data7)){
+const err17 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema46.properties.max_retries,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5366,9 +5375,10 @@ errors++;
 }
 }
 }
-let data6 = data.lease;
-if((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (typeof data6 !== "string")){
-const err18 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data6};
+if(data.connect_timeout !== undefined){
+let data8 = data.connect_timeout;
+if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (typeof data8 !== "string")){
+const err18 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data8};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5377,9 +5387,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 9007199254740991 || isNaN(data6)){
-const err19 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data6};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 9007199254740991 || isNaN(data8)){
+const err19 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data8};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5388,8 +5398,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data6 < 0 || isNaN(data6)){
-const err20 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data6};
+if(data8 < 0 || isNaN(data8)){
+const err20 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5399,9 +5409,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(typeof data6 === "string"){
-if(!pattern67.test(data6)){
-const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data6};
+if(typeof data8 === "string"){
+if(!pattern71.test(data8)){
+const err21 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5411,9 +5421,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-let data7 = data.lease_max;
-if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (typeof data7 !== "string")){
-const err22 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data7};
+}
+if(data.request_timeout !== undefined){
+let data9 = data.request_timeout;
+if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (typeof data9 !== "string")){
+const err22 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data9};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5422,9 +5434,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 9007199254740991 || isNaN(data7)){
-const err23 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data7};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+const err23 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5433,8 +5445,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(data7 < 0 || isNaN(data7)){
-const err24 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data7};
+if(data9 < 0 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5444,9 +5456,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(typeof data7 === "string"){
-if(!pattern67.test(data7)){
-const err25 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data7};
+if(typeof data9 === "string"){
+if(!pattern71.test(data9)){
+const err25 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5456,11 +5468,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.username_template !== undefined){
-let data8 = data.username_template;
-if(typeof data8 === "string"){
-if(func1(data8) < 1){
-const err26 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data8};
+}
+let data10 = data.lease;
+if((!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))) && (typeof data10 !== "string")){
+const err26 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5469,9 +5480,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data8};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 9007199254740991 || isNaN(data10)){
+const err27 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5480,12 +5491,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data.roles !== undefined){
-let data9 = data.roles;
-if(typeof data9 === "string"){
-if(func1(data9) < 1){
-const err28 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data9};
+if(data10 < 0 || isNaN(data10)){
+const err28 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data10};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5494,8 +5501,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern71.test(data9)){
-const err29 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data9};
+}
+if(typeof data10 === "string"){
+if(!pattern71.test(data10)){
+const err29 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data10};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5505,8 +5514,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data9};
+let data11 = data.lease_max;
+if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (typeof data11 !== "string")){
+const err30 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data11};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5515,15 +5525,108 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-else {
-const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+const err31 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
 else {
 vErrors.push(err31);
+}
+errors++;
+}
+if(data11 < 0 || isNaN(data11)){
+const err32 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data11};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(typeof data11 === "string"){
+if(!pattern71.test(data11)){
+const err33 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data11};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.username_template !== undefined){
+let data12 = data.username_template;
+if(typeof data12 === "string"){
+if(func1(data12) < 1){
+const err34 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data12};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data12};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.roles !== undefined){
+let data13 = data.roles;
+if(typeof data13 === "string"){
+if(func1(data13) < 1){
+const err36 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data13};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(!pattern75.test(data13)){
+const err37 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data13};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data13};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 }
