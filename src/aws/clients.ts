@@ -125,14 +125,14 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
     },
     sts(mount, credentials) {
       const build = (creds: AwsCredentialIdentity | AwsCredentialIdentityProvider) => {
-        const client = new STSClient({
-          ...common(mount),
-          ...(mount.sts_region ? { region: mount.sts_region } : {}),
-          credentials: creds,
-          endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env),
-        });
-        prepare(client, crashAfter);
-        return client;
+        const one = (endpoint: string | undefined, region: string | undefined) => {
+          const client = new STSClient({ ...common(mount), ...(region ? { region } : {}), credentials: creds, ...(endpoint ? { endpoint } : {}) });
+          prepare(client, crashAfter);
+          return client;
+        };
+        const primary = one(mount.sts_endpoint ?? endpointFromEnv('STS', env), mount.sts_region);
+        const fallbacks = (mount.sts_fallback_endpoints ?? []).map((endpoint, i) => one(endpoint, mount.sts_fallback_regions?.[i] ?? mount.sts_region));
+        return fallbacks.length ? withFallbacks(primary, fallbacks) : primary;
       };
       if (credentials) return build(credentials);
       let client = stsClients.get(mount.name);
@@ -197,6 +197,46 @@ function endpointFromEnv(service: 'IAM' | 'STS' | 'SECRETS_MANAGER', env: NodeJS
 }
 
 type AnyClient = IAMClient | STSClient | SecretsManagerClient;
+
+/**
+ * Vault's sts_fallback_endpoints: a call the primary STS endpoint could not
+ * answer (unreachable, timed out, a 5xx after the SDK's retries) is sent to
+ * each fallback endpoint in turn, with its region. An answer, even an error
+ * such as AccessDenied, is final.
+ */
+function withFallbacks(primary: STSClient, fallbacks: STSClient[]): STSClient {
+  const send = primary.send.bind(primary) as (command: unknown) => Promise<unknown>;
+  primary.send = (async (command: { input: unknown; constructor: new (input: unknown) => unknown }) => {
+    try {
+      return await send(command);
+    } catch (first) {
+      if (!unreachable(first)) throw first;
+      for (const [i, fallback] of fallbacks.entries()) {
+        try {
+          // A command object carries what one client resolved into it: each endpoint gets its own.
+          return await (fallback.send as (c: unknown) => Promise<unknown>)(new command.constructor(command.input));
+        } catch (err) {
+          if (!unreachable(err) || i === fallbacks.length - 1) throw err;
+        }
+      }
+      throw first;
+    }
+  }) as unknown as typeof primary.send;
+  const destroy = primary.destroy.bind(primary);
+  primary.destroy = () => {
+    destroy();
+    for (const f of fallbacks) f.destroy();
+  };
+  return primary;
+}
+
+/** The endpoint gave no AWS answer: no connection, a timeout, or a server error. */
+function unreachable(err: unknown): boolean {
+  const e = err as { $metadata?: { httpStatusCode?: number }; code?: string; name?: string };
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500;
+  return true;
+}
 
 function prepare(client: AnyClient, crashAfter: number | undefined): void {
   failFastOnQuotaErrors(client);

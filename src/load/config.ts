@@ -3,7 +3,7 @@ import type { ConfigFile, Mount } from '../model/schema-types.js';
 import type { EngineConfig, MountConfig } from '../model/types.js';
 import type { MountGlob } from '../schema/cross-file.js';
 import { CONFIG_RULES } from '../schema/rules.js';
-import { durationSeconds } from '../schema/vault-values.js';
+import { commaList, durationSeconds } from '../schema/vault-values.js';
 import { validateAgainstSchema } from '../schema/validate-document.js';
 import type { LoadContext } from './context.js';
 
@@ -54,6 +54,11 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
     };
     for (const key of ['region', 'iam_endpoint', 'sts_endpoint', 'sts_region', 'role_arn', 'external_id', 'session_name', 'max_retries', 'username_template'] as const) {
       if (m[key] !== undefined) (mount as unknown as Record<string, unknown>)[key] = m[key];
+    }
+    // Vault takes these as lists or comma-separated strings (TypeCommaStringSlice).
+    for (const key of ['sts_fallback_endpoints', 'sts_fallback_regions'] as const) {
+      const list = commaList(m[key]);
+      if (list.length) mount[key] = list;
     }
     for (const key of ['connect_timeout', 'request_timeout'] as const) {
       const seconds = durationSeconds(m[key]);

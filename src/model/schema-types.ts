@@ -379,6 +379,14 @@ export interface Mount {
    */
   sts_region?: string;
   /**
+   * STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.
+   */
+  sts_fallback_endpoints?: string[] | string;
+  /**
+   * The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).
+   */
+  sts_fallback_regions?: string[] | string;
+  /**
    * An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).
    */
   role_arn?: string;

@@ -92,6 +92,9 @@ export interface MountConfig {
   sts_endpoint?: string;
   /** Region of the STS endpoint when it differs from region (Vault's sts_region). */
   sts_region?: string;
+  /** Tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints), with the region at the same index. */
+  sts_fallback_endpoints?: string[];
+  sts_fallback_regions?: string[];
   /** A role this mount acts as, assumed with the ambient identity (Vault's role_arn on config/root). */
   role_arn?: string;
   external_id?: string;

@@ -5125,16 +5125,16 @@ return errors === 0;
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const config = validate24;
-const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
 const pattern62 = new RegExp("^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)", "u");
 const pattern63 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$", "u");
-const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
+const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
 const schema47 = {"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"};
 const pattern67 = new RegExp("^[a-z]{2}(-[a-z]+)+-\\d+$", "u");
-const pattern69 = new RegExp("^[\\w+=,.@:/-]{2,1224}$", "u");
-const pattern70 = new RegExp("^[\\w+=,.@-]{2,64}$", "u");
-const pattern71 = new RegExp("^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$", "u");
-const pattern75 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
+const pattern71 = new RegExp("^[\\w+=,.@:/-]{2,1224}$", "u");
+const pattern72 = new RegExp("^[\\w+=,.@-]{2,64}$", "u");
+const pattern73 = new RegExp("^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$", "u");
+const pattern77 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5265,11 +5265,10 @@ vErrors.push(err8);
 errors++;
 }
 }
-if(data.role_arn !== undefined){
-let data4 = data.role_arn;
-if(typeof data4 === "string"){
-if(!pattern40.test(data4)){
-const err9 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$",parentSchema:schema46.properties.role_arn,data:data4};
+if(data.sts_fallback_endpoints !== undefined){
+let data4 = data.sts_fallback_endpoints;
+if((!(Array.isArray(data4))) && (typeof data4 !== "string")){
+const err9 = {instancePath:instancePath+"/sts_fallback_endpoints",schemaPath:"#/properties/sts_fallback_endpoints/type",keyword:"type",params:{type: schema46.properties.sts_fallback_endpoints.type},message:"must be array,string",schema:schema46.properties.sts_fallback_endpoints.type,parentSchema:schema46.properties.sts_fallback_endpoints,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5278,9 +5277,13 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-else {
-const err10 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.role_arn.type,parentSchema:schema46.properties.role_arn,data:data4};
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(typeof data5 === "string"){
+if(!pattern60.test(data5)){
+const err10 = {instancePath:instancePath+"/sts_fallback_endpoints/" + i0,schemaPath:"#/properties/sts_fallback_endpoints/items/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema46.properties.sts_fallback_endpoints.items,data:data5};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5290,11 +5293,8 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.external_id !== undefined){
-let data5 = data.external_id;
-if(typeof data5 === "string"){
-if(!pattern69.test(data5)){
-const err11 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@:/-]{2,1224}$"},message:"must match pattern \""+"^[\\w+=,.@:/-]{2,1224}$"+"\"",schema:"^[\\w+=,.@:/-]{2,1224}$",parentSchema:schema46.properties.external_id,data:data5};
+else {
+const err11 = {instancePath:instancePath+"/sts_fallback_endpoints/" + i0,schemaPath:"#/properties/sts_fallback_endpoints/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.sts_fallback_endpoints.items.type,parentSchema:schema46.properties.sts_fallback_endpoints.items,data:data5};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5304,8 +5304,12 @@ vErrors.push(err11);
 errors++;
 }
 }
-else {
-const err12 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.external_id.type,parentSchema:schema46.properties.external_id,data:data5};
+}
+}
+if(data.sts_fallback_regions !== undefined){
+let data6 = data.sts_fallback_regions;
+if((!(Array.isArray(data6))) && (typeof data6 !== "string")){
+const err12 = {instancePath:instancePath+"/sts_fallback_regions",schemaPath:"#/properties/sts_fallback_regions/type",keyword:"type",params:{type: schema46.properties.sts_fallback_regions.type},message:"must be array,string",schema:schema46.properties.sts_fallback_regions.type,parentSchema:schema46.properties.sts_fallback_regions,data:data6};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5314,12 +5318,13 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data.session_name !== undefined){
-let data6 = data.session_name;
-if(typeof data6 === "string"){
-if(!pattern70.test(data6)){
-const err13 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@-]{2,64}$"},message:"must match pattern \""+"^[\\w+=,.@-]{2,64}$"+"\"",schema:"^[\\w+=,.@-]{2,64}$",parentSchema:schema46.properties.session_name,data:data6};
+if(Array.isArray(data6)){
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+let data7 = data6[i1];
+if(typeof data7 === "string"){
+if(!pattern67.test(data7)){
+const err13 = {instancePath:instancePath+"/sts_fallback_regions/" + i1,schemaPath:"#/properties/sts_fallback_regions/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-\\d+$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-\\d+$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-\\d+$",parentSchema:schema46.properties.sts_fallback_regions.items,data:data7};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5330,7 +5335,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.session_name.type,parentSchema:schema46.properties.session_name,data:data6};
+const err14 = {instancePath:instancePath+"/sts_fallback_regions/" + i1,schemaPath:"#/properties/sts_fallback_regions/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.sts_fallback_regions.items.type,parentSchema:schema46.properties.sts_fallback_regions.items,data:data7};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5340,10 +5345,13 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.max_retries !== undefined){
-let data7 = data.max_retries;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err15 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.max_retries.type,parentSchema:schema46.properties.max_retries,data:data7};
+}
+}
+if(data.role_arn !== undefined){
+let data8 = data.role_arn;
+if(typeof data8 === "string"){
+if(!pattern40.test(data8)){
+const err15 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$",parentSchema:schema46.properties.role_arn,data:data8};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5352,9 +5360,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 100 || isNaN(data7)){
-const err16 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema46.properties.max_retries,data:data7};
+}
+else {
+const err16 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.role_arn.type,parentSchema:schema46.properties.role_arn,data:data8};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5363,8 +5371,12 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data7 < -1 || isNaN(data7)){
-const err17 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema46.properties.max_retries,data:data7};
+}
+if(data.external_id !== undefined){
+let data9 = data.external_id;
+if(typeof data9 === "string"){
+if(!pattern71.test(data9)){
+const err17 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@:/-]{2,1224}$"},message:"must match pattern \""+"^[\\w+=,.@:/-]{2,1224}$"+"\"",schema:"^[\\w+=,.@:/-]{2,1224}$",parentSchema:schema46.properties.external_id,data:data9};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5374,11 +5386,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-if(data.connect_timeout !== undefined){
-let data8 = data.connect_timeout;
-if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (typeof data8 !== "string")){
-const err18 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data8};
+else {
+const err18 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.external_id.type,parentSchema:schema46.properties.external_id,data:data9};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5387,9 +5396,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 9007199254740991 || isNaN(data8)){
-const err19 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data8};
+}
+if(data.session_name !== undefined){
+let data10 = data.session_name;
+if(typeof data10 === "string"){
+if(!pattern72.test(data10)){
+const err19 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@-]{2,64}$"},message:"must match pattern \""+"^[\\w+=,.@-]{2,64}$"+"\"",schema:"^[\\w+=,.@-]{2,64}$",parentSchema:schema46.properties.session_name,data:data10};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5398,8 +5410,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data8 < 0 || isNaN(data8)){
-const err20 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data8};
+}
+else {
+const err20 = {instancePath:instancePath+"/session_name",schemaPath:"#/properties/session_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.session_name.type,parentSchema:schema46.properties.session_name,data:data10};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5409,9 +5422,10 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(typeof data8 === "string"){
-if(!pattern71.test(data8)){
-const err21 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data8};
+if(data.max_retries !== undefined){
+let data11 = data.max_retries;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err21 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.max_retries.type,parentSchema:schema46.properties.max_retries,data:data11};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5420,12 +5434,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-if(data.request_timeout !== undefined){
-let data9 = data.request_timeout;
-if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (typeof data9 !== "string")){
-const err22 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data9};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 100 || isNaN(data11)){
+const err22 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema46.properties.max_retries,data:data11};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5434,9 +5445,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 9007199254740991 || isNaN(data9)){
-const err23 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data9};
+if(data11 < -1 || isNaN(data11)){
+const err23 = {instancePath:instancePath+"/max_retries",schemaPath:"#/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema46.properties.max_retries,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5445,8 +5455,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(data9 < 0 || isNaN(data9)){
-const err24 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data9};
+}
+}
+if(data.connect_timeout !== undefined){
+let data12 = data.connect_timeout;
+if((!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))) && (typeof data12 !== "string")){
+const err24 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data12};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5455,10 +5469,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(typeof data9 === "string"){
-if(!pattern71.test(data9)){
-const err25 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data9};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+const err25 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data12};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5467,11 +5480,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-}
-let data10 = data.lease;
-if((!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))) && (typeof data10 !== "string")){
-const err26 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data10};
+if(data12 < 0 || isNaN(data12)){
+const err26 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data12};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5480,9 +5490,10 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 9007199254740991 || isNaN(data10)){
-const err27 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data10};
+}
+if(typeof data12 === "string"){
+if(!pattern73.test(data12)){
+const err27 = {instancePath:instancePath+"/connect_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data12};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5491,8 +5502,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data10 < 0 || isNaN(data10)){
-const err28 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data10};
+}
+}
+if(data.request_timeout !== undefined){
+let data13 = data.request_timeout;
+if((!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))) && (typeof data13 !== "string")){
+const err28 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5501,10 +5516,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(typeof data10 === "string"){
-if(!pattern71.test(data10)){
-const err29 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data10};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+const err29 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5513,10 +5527,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-let data11 = data.lease_max;
-if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (typeof data11 !== "string")){
-const err30 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data11};
+if(data13 < 0 || isNaN(data13)){
+const err30 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data13};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5525,9 +5537,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 9007199254740991 || isNaN(data11)){
-const err31 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data11};
+}
+if(typeof data13 === "string"){
+if(!pattern73.test(data13)){
+const err31 = {instancePath:instancePath+"/request_timeout",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data13};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5536,8 +5549,11 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data11 < 0 || isNaN(data11)){
-const err32 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data11};
+}
+}
+let data14 = data.lease;
+if((!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))) && (typeof data14 !== "string")){
+const err32 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data14};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5546,10 +5562,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(typeof data11 === "string"){
-if(!pattern71.test(data11)){
-const err33 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data11};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 9007199254740991 || isNaN(data14)){
+const err33 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5558,12 +5573,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data.username_template !== undefined){
-let data12 = data.username_template;
-if(typeof data12 === "string"){
-if(func1(data12) < 1){
-const err34 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data12};
+if(data14 < 0 || isNaN(data14)){
+const err34 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5573,8 +5584,9 @@ vErrors.push(err34);
 errors++;
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data12};
+if(typeof data14 === "string"){
+if(!pattern73.test(data14)){
+const err35 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5584,11 +5596,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.roles !== undefined){
-let data13 = data.roles;
-if(typeof data13 === "string"){
-if(func1(data13) < 1){
-const err36 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data13};
+let data15 = data.lease_max;
+if((!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))) && (typeof data15 !== "string")){
+const err36 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5597,8 +5607,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!pattern75.test(data13)){
-const err37 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data13};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 9007199254740991 || isNaN(data15)){
+const err37 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5607,9 +5618,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-else {
-const err38 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data13};
+if(data15 < 0 || isNaN(data15)){
+const err38 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5619,14 +5629,86 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(typeof data15 === "string"){
+if(!pattern73.test(data15)){
+const err39 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data.username_template !== undefined){
+let data16 = data.username_template;
+if(typeof data16 === "string"){
+if(func1(data16) < 1){
+const err40 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data16};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data16};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data.roles !== undefined){
+let data17 = data.roles;
+if(typeof data17 === "string"){
+if(func1(data17) < 1){
+const err42 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data17};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(!pattern77.test(data17)){
+const err43 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data17};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data17};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }

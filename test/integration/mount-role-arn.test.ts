@@ -48,3 +48,22 @@ it('acts in the other account as its role_arn, assumed once with the ambient ide
   expect(createUser.map((c) => c.accessKeyId)).toEqual([assumed[0]!.accessKeyId, assumed[0]!.accessKeyId, aws.root.accessKeyId]);
   expect(first.lease.mount).toBe('aws-prod');
 });
+
+it("sends STS calls to sts_fallback_endpoints in order when sts_endpoint gives no answer, with each one's region", async () => {
+  const down = 'http://127.0.0.1:9'; // nothing listens there: connection refused
+  await applyRoles(t.state, [role('fed', { credential_types: ['federation_token'], policy_document: S3_READ })], [
+    mount({ sts_endpoint: down, sts_fallback_endpoints: [down, aws.url], sts_fallback_regions: ['us-east-2', 'us-east-1'], max_retries: 0 }),
+  ]);
+  const { engine } = engineFor(aws, t);
+  const cred = await engine.issue({ mount: 'aws', role: 'fed', path: 'sts' });
+  expect(cred.lease.credentialType).toBe('federation_token');
+  expect(aws.calls.filter((c) => c.action === 'GetFederationToken').map((c) => c.status)).toEqual([200]);
+
+  // An answer is final, even a refusal: no fallback is tried after AccessDenied.
+  await applyRoles(t.state, [role('fed', { credential_types: ['federation_token'], policy_document: S3_READ })], [
+    mount({ sts_fallback_endpoints: [down], max_retries: 0 }),
+  ]);
+  aws.faults.failNext('GetFederationToken', 'AccessDenied', 1);
+  const refused = await engineFor(aws, t).engine.issue({ mount: 'aws', role: 'fed', path: 'sts' }).catch((e: unknown) => e as Error);
+  expect((refused as Error).message).toContain('AWS AccessDenied');
+});
