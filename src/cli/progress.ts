@@ -51,6 +51,12 @@ export function progressReporter(out: ProgressOutput): ProgressReporter {
           return line(`Applied commit ${e.commit}: ${e.add} added, ${e.change} changed, ${e.destroy} destroyed.`);
         case 'no-changes':
           return line(`No changes. The state matches the repo at ${e.commit}.`);
+        case 'root-rotated':
+          return line(
+            e.error
+              ? `rotate the root key of mount ${e.mount} (rotation due): FAILED: ${e.error}`
+              : `Rotated the root key of mount ${e.mount} (rotation due): ${e.oldAccessKeyId} replaced by ${e.accessKeyId}.`,
+          );
         case 'revoke': {
           const text = `revoke ${e.leaseId} (${e.reason})`;
           if (e.error) return line(`[${e.done}/${e.total}] ${text}: FAILED: ${e.error}`);

@@ -1,4 +1,5 @@
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, GetUserCommand, ListAccessKeysCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CronExpressionParser } from 'cron-parser';
 import { IAM_ACCESS_KEY_ID_MAX, IAM_ACCESS_KEY_ID_MIN, IAM_ACCESS_KEYS_PER_USER, SIGV4_CLOCK_SKEW_MS } from '../limits.js';
 import {
   decryptStoredRootKeys,
@@ -378,3 +379,40 @@ function op(mount: string, operation: string) {
   return { operation: `${mount}/config/rotate-root ${operation}` };
 }
 
+export interface ScheduledRotations {
+  rotated: RotateRootResult[];
+  failed: { mount: string; error: string }[];
+}
+
+/**
+ * The root keys due for rotation by their mount's rotation_period or
+ * rotation_schedule (Vault 1.19), rotated as `config rotate-root` does: the
+ * new key works before the old one is deleted. A mount whose identity is not
+ * a stored key (the SDK's chain, a role_arn) has nothing credops may rotate.
+ */
+export async function rotateRootsIfDue(deps: RootDeps, mounts: MountConfig[]): Promise<ScheduledRotations> {
+  const result: ScheduledRotations = { rotated: [], failed: [] };
+  for (const mount of mounts) {
+    if (mount.rotation_period === undefined && mount.rotation_schedule === undefined) continue;
+    const stored = await readStoredRootKeys(deps.state, mount.name);
+    if (!stored) continue;
+    if (!rootRotationDue(mount, Date.parse(stored.stored_at), deps.clock.now())) continue;
+    try {
+      result.rotated.push(await rotateRoot(deps, { mount: mount.name }));
+    } catch (err) {
+      result.failed.push({ mount: mount.name, error: errorMessage(err) });
+    }
+  }
+  return result;
+}
+
+/** Whether a root key stored at storedAt is due at now (epoch ms); a key of unknown age is due. */
+export function rootRotationDue(mount: Pick<MountConfig, 'rotation_period' | 'rotation_schedule'>, storedAt: number, now: number): boolean {
+  if (Number.isNaN(storedAt)) return true;
+  if (mount.rotation_period !== undefined) return now >= storedAt + mount.rotation_period * 1000;
+  if (mount.rotation_schedule !== undefined) {
+    const next = CronExpressionParser.parse(mount.rotation_schedule, { currentDate: new Date(storedAt), tz: 'UTC' }).next();
+    return next.getTime() <= now;
+  }
+  return false;
+}

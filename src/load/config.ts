@@ -60,7 +60,8 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
       const list = commaList(m[key]);
       if (list.length) mount[key] = list;
     }
-    for (const key of ['connect_timeout', 'request_timeout'] as const) {
+    if (m.rotation_schedule !== undefined) mount.rotation_schedule = m.rotation_schedule;
+    for (const key of ['connect_timeout', 'request_timeout', 'rotation_period'] as const) {
       const seconds = durationSeconds(m[key]);
       if (seconds !== undefined) mount[key] = seconds;
     }

@@ -318,16 +318,20 @@ export type SetDuration1 = number | string;
  */
 export type SetDuration2 = number | string;
 /**
- * Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.
+ * Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.
  */
 export type SetDuration3 = number | string;
+/**
+ * Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.
+ */
+export type SetDuration4 = number | string;
 /**
  * A duration that must be set: seconds, or a Go duration such as "15m", "1h", "768h" (no null or empty value here).
  *
  * This interface was referenced by `ConfigFile`'s JSON-Schema
  * via the `definition` "setDuration".
  */
-export type SetDuration4 = number | string;
+export type SetDuration5 = number | string;
 
 /**
  * Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount "aws" with defaults.
@@ -405,7 +409,12 @@ export interface Mount {
   connect_timeout?: SetDuration;
   request_timeout?: SetDuration1;
   lease?: SetDuration2;
-  lease_max?: SetDuration3;
+  rotation_period?: SetDuration3;
+  /**
+   * Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. "0 3 * * SAT".
+   */
+  rotation_schedule?: string;
+  lease_max?: SetDuration4;
   /**
    * Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.
    */

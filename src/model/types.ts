@@ -92,6 +92,10 @@ export interface MountConfig {
   sts_endpoint?: string;
   /** Region of the STS endpoint when it differs from region (Vault's sts_region). */
   sts_region?: string;
+  /** Seconds: rotate the stored root key this long after it was stored (Vault's rotation_period on config/root). */
+  rotation_period?: number;
+  /** Cron expression (UTC): rotate the stored root key at these times (Vault's rotation_schedule). */
+  rotation_schedule?: string;
   /** Tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints), with the region at the same index. */
   sts_fallback_endpoints?: string[];
   sts_fallback_regions?: string[];

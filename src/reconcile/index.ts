@@ -4,6 +4,8 @@ import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
 import { planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
 import type { Engine } from '../engine/index.js';
+import { rotateRootsIfDue } from '../engine/root.js';
+import type { AuditLog } from '../audit.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { SinkContext } from '../sinks/index.js';
@@ -23,6 +25,9 @@ export interface ReconcileDeps {
   clock: Clock;
   /** Progress and one line per action; never receives a secret. */
   log: (event: ReconcileEvent) => void;
+  /** With both, root keys due by their mount's rotation_period or rotation_schedule are rotated (engine/root.ts). */
+  env?: NodeJS.ProcessEnv;
+  audit?: AuditLog;
 }
 
 export type ReconcileEvent =
@@ -30,6 +35,7 @@ export type ReconcileEvent =
   | { kind: 'applied'; commit: string; add: number; change: number; destroy: number }
   | { kind: 'revoke'; leaseId: string; reason: string; done: number; total: number; error?: string }
   | { kind: 'no-changes'; commit: string }
+  | { kind: 'root-rotated'; mount: string; accessKeyId?: string; oldAccessKeyId?: string; error?: string }
   | DriftEvent
   | SinkEvent;
 
@@ -132,6 +138,15 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   });
   revoked.push(...expired.revoked);
   failed.push(...expired.failed);
+
+  if (deps.env && deps.audit) {
+    const roots = await rotateRootsIfDue({ state, clients: deps.clients, clock: deps.clock, audit: deps.audit, env: deps.env }, Object.values(desired.config.mounts));
+    for (const r of roots.rotated) log({ kind: 'root-rotated', mount: r.mount, accessKeyId: r.accessKeyId, oldAccessKeyId: r.oldAccessKeyId });
+    for (const f of roots.failed) {
+      log({ kind: 'root-rotated', mount: f.mount, error: f.error });
+      failed.push({ leaseId: `${f.mount}/config/root`, error: f.error });
+    }
+  }
   return { plan, applied: appliedNow, sinks, revoked, failed, ...(drift && { drift }) };
 }
 

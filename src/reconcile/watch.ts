@@ -229,6 +229,10 @@ export function reconcileEventEntry(e: ReconcileEvent): LogEntry | undefined {
       return { level: 'info', event: 'repo.applied', commit: e.commit, add: e.add, change: e.change, destroy: e.destroy };
     case 'no-changes':
       return undefined;
+    case 'root-rotated':
+      return e.error
+        ? { level: 'error', event: 'root.rotate_failed', mount: e.mount, error: e.error }
+        : { level: 'info', event: 'root.rotated', mount: e.mount, access_key_id: e.accessKeyId, old_access_key_id: e.oldAccessKeyId };
     case 'revoke':
       return e.error
         ? { level: 'error', event: 'lease.revoke_failed', lease_id: e.leaseId, reason: e.reason, error: e.error }

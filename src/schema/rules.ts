@@ -4,6 +4,7 @@ import { rulesOf, typesWhere, type CredentialTypeRules } from './credential-type
 import type { Finding } from './finding.js';
 import { credentialTypesOf, durationSeconds, isVaultEmpty, legacyOf } from './vault-values.js';
 import { TemplateError, usernameData, VaultTemplate } from './vault-template.js';
+import { CronExpressionParser } from 'cron-parser';
 
 /**
  * Vault's rules that JSON Schema cannot state with a good message: they
@@ -120,6 +121,27 @@ export const CONFIG_RULES: Rule<ConfigFile>[] = [
         } catch (err) {
           if (!(err instanceof TemplateError)) throw err;
           out.push({ pointer, message: `is not a valid template: ${err.message}` });
+        }
+      }
+      return out;
+    },
+  },
+  {
+    name: 'root rotation: a period or a schedule',
+    check(config) {
+      const out: Finding[] = [];
+      for (const [name, mount] of Object.entries(config.mounts ?? {})) {
+        const pointer = `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        const schedule = mount?.rotation_schedule;
+        if (schedule !== undefined && durationSeconds(mount?.rotation_period)) {
+          out.push({ pointer: `${pointer}/rotation_schedule`, message: 'rotation_schedule and rotation_period are mutually exclusive: set one' });
+        }
+        if (typeof schedule === 'string') {
+          try {
+            CronExpressionParser.parse(schedule, { tz: 'UTC' });
+          } catch (err) {
+            out.push({ pointer: `${pointer}/rotation_schedule`, message: `is not a cron expression: ${(err as Error).message}` });
+          }
         }
       }
       return out;

@@ -5125,16 +5125,16 @@ return errors === 0;
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const config = validate24;
-const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
 const pattern62 = new RegExp("^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)", "u");
 const pattern63 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$", "u");
-const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
+const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
 const schema47 = {"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"};
 const pattern67 = new RegExp("^[a-z]{2}(-[a-z]+)+-\\d+$", "u");
 const pattern71 = new RegExp("^[\\w+=,.@:/-]{2,1224}$", "u");
 const pattern72 = new RegExp("^[\\w+=,.@-]{2,64}$", "u");
 const pattern73 = new RegExp("^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$", "u");
-const pattern77 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
+const pattern78 = new RegExp("^(?!/)(?!.*(^|/)\\.\\.(/|$))", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5596,9 +5596,10 @@ vErrors.push(err35);
 errors++;
 }
 }
-let data15 = data.lease_max;
+if(data.rotation_period !== undefined){
+let data15 = data.rotation_period;
 if((!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))) && (typeof data15 !== "string")){
-const err36 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data15};
+const err36 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5609,7 +5610,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-const err37 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data15};
+const err37 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5619,7 +5620,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data15 < 0 || isNaN(data15)){
-const err38 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data15};
+const err38 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5631,7 +5632,7 @@ errors++;
 }
 if(typeof data15 === "string"){
 if(!pattern73.test(data15)){
-const err39 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data15};
+const err39 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data15};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5641,11 +5642,12 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data.username_template !== undefined){
-let data16 = data.username_template;
+}
+if(data.rotation_schedule !== undefined){
+let data16 = data.rotation_schedule;
 if(typeof data16 === "string"){
 if(func1(data16) < 1){
-const err40 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data16};
+const err40 = {instancePath:instancePath+"/rotation_schedule",schemaPath:"#/properties/rotation_schedule/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.rotation_schedule,data:data16};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5656,7 +5658,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data16};
+const err41 = {instancePath:instancePath+"/rotation_schedule",schemaPath:"#/properties/rotation_schedule/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.rotation_schedule.type,parentSchema:schema46.properties.rotation_schedule,data:data16};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5666,11 +5668,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data.roles !== undefined){
-let data17 = data.roles;
-if(typeof data17 === "string"){
-if(func1(data17) < 1){
-const err42 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data17};
+let data17 = data.lease_max;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (typeof data17 !== "string")){
+const err42 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/type",keyword:"type",params:{type: schema47.type},message:"must be integer,string",schema:schema47.type,parentSchema:schema47,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5679,8 +5679,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!pattern77.test(data17)){
-const err43 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data17};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+const err43 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema47,data:data17};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5689,9 +5690,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data17};
+if(data17 < 0 || isNaN(data17)){
+const err44 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema47,data:data17};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5701,14 +5701,86 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(typeof data17 === "string"){
+if(!pattern73.test(data17)){
+const err45 = {instancePath:instancePath+"/lease_max",schemaPath:"#/$defs/setDuration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema47,data:data17};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data.username_template !== undefined){
+let data18 = data.username_template;
+if(typeof data18 === "string"){
+if(func1(data18) < 1){
+const err46 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.username_template,data:data18};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/username_template",schemaPath:"#/properties/username_template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.username_template.type,parentSchema:schema46.properties.username_template,data:data18};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data.roles !== undefined){
+let data19 = data.roles;
+if(typeof data19 === "string"){
+if(func1(data19) < 1){
+const err48 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data19};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(!pattern78.test(data19)){
+const err49 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data19};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data19};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+else {
+const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
 }
 errors++;
 }

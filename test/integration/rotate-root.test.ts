@@ -6,7 +6,7 @@
  * failure or crash on the way may leave a key the state does not know.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/runtime.js';
 import type { Clock } from '../../src/clock.js';
 import { USABLE_TIMEOUT_MS } from '../../src/engine/index.js';
-import { rotateRoot } from '../../src/engine/root.js';
+import { rootRotationDue, rotateRoot } from '../../src/engine/root.js';
 import { openState } from '../../src/state/index.js';
 import { localAwsEnv, startLocalAws, type LocalAws } from '../support/aws/index.js';
 import { callerIdentity, rejectionCode, runCli, type TempState } from './helpers.js';
@@ -297,5 +297,47 @@ describe('credops config rotate-root', () => {
       aws.iam.deleteAccessKey(newKeyId);
       root = { ...root, ...fresh };
     }
+  });
+});
+
+describe('scheduled rotation (rotation_period, rotation_schedule)', () => {
+  it('reconcile rotates the stored root key once its rotation_period has passed, and not before', async () => {
+    const repo = join(dir, 'repo');
+    mkdirSync(repo);
+    writeFileSync(join(repo, 'credops.yaml'), 'version: 1\nmounts:\n  aws:\n    region: us-east-1\n    rotation_period: 30d\n');
+    // reconcile's clock is the wall clock plus this file's milliseconds (cli/test-clock.ts).
+    const clockFile = join(dir, 'clock');
+    writeFileSync(clockFile, '0');
+    env = { ...env, CREDOPS_TEST_CLOCK_FILE: clockFile };
+    await storeRootKey();
+
+    const early = await credops(['reconcile', '--repo', repo]);
+    expect(early.code).toBe(0);
+    expect(early.stderr).not.toContain('Rotated the root key');
+    expect(keysOfRoot()).toEqual([root.accessKeyId]);
+
+    writeFileSync(clockFile, String(30 * 24 * 3600 * 1000 + 1000));
+    const due = await credops(['reconcile', '--repo', repo]);
+    expect(due.code).toBe(0);
+    const [newKey] = keysOfRoot();
+    expect(newKey).not.toBe(root.accessKeyId);
+    expect(due.stderr).toContain(`Rotated the root key of mount aws (rotation due): ${root.accessKeyId} replaced by ${newKey}.`);
+    expect(await rejectionCode(callerIdentity(aws, root))).toBe('InvalidClientTokenId');
+    expect((await storedRoot()).keys?.accessKeyId).toBe(newKey);
+
+    // Stored just now: not due again.
+    const again = await credops(['reconcile', '--repo', repo]);
+    expect(again.stderr).not.toContain('Rotated the root key');
+    expect(keysOfRoot()).toEqual([newKey]);
+  });
+
+  it('a rotation_schedule is due at its first time after the key was stored (UTC)', () => {
+    const stored = Date.parse('2026-12-02T10:00:00Z'); // a Wednesday
+    const weekly = { rotation_schedule: '0 3 * * SAT' };
+    expect(rootRotationDue(weekly, stored, Date.parse('2026-12-05T02:59:59Z'))).toBe(false);
+    expect(rootRotationDue(weekly, stored, Date.parse('2026-12-05T03:00:00Z'))).toBe(true);
+    expect(rootRotationDue({ rotation_period: 3600 }, stored, stored + 3_599_000)).toBe(false);
+    expect(rootRotationDue({ rotation_period: 3600 }, stored, stored + 3_600_000)).toBe(true);
+    expect(rootRotationDue({}, stored, stored + 1e12)).toBe(false);
   });
 });

@@ -52,6 +52,8 @@ describe('credops.yaml: rejected', () => {
     ['no mounts', 'version: 1\nmounts: {}\n', '/mounts must not be empty'],
     ['a username_template that does not parse', 'version: 1\nmounts:\n  aws:\n    username_template: "vault-{{ if .Type }}x"\n', 'credops.yaml:4:24: error: /mounts/aws/username_template is not a valid template: missing {{end}} (at column 22)'],
     ['a username_template with an unknown function', 'version: 1\nmounts:\n  aws:\n    username_template: "{{ nosuch }}"\n', '/mounts/aws/username_template is not a valid template: function "nosuch" not defined'],
+    ['a rotation_schedule that is not cron', 'version: 1\nmounts:\n  aws:\n    rotation_schedule: "61 * * * *"\n', '/mounts/aws/rotation_schedule is not a cron expression: Constraint error, got value 61 expected range 0-59'],
+    ['both rotation_period and rotation_schedule', 'version: 1\nmounts:\n  aws:\n    rotation_period: 30d\n    rotation_schedule: "0 3 * * SAT"\n', '/mounts/aws/rotation_schedule rotation_schedule and rotation_period are mutually exclusive'],
     ['a username_template with an unknown field', 'version: 1\nmounts:\n  aws:\n    username_template: "{{ .Nope }}"\n', "/mounts/aws/username_template is not a valid template: can't evaluate field Nope"],
     ['YAML syntax', 'version: 1\nmounts: [\n', 'credops.yaml:3:1: error: invalid YAML'],
   ];
