@@ -28,6 +28,16 @@ describe('examples/basic', () => {
   });
 });
 
+describe('examples/multi-account', () => {
+  it('validates: one mount per AWS account, each acting through its role_arn', async () => {
+    const { model, warnings } = await loadDesired({ repo: 'examples/multi-account', cwd: root });
+    expect(warnings).toEqual([]);
+    expect(model.config.mounts['aws-prod']).toMatchObject({ role_arn: 'arn:aws:iam::222222222222:role/credops', external_id: 'credops-prod', session_name: 'credops-prod' });
+    expect(model.config.mounts['aws-staging']).toMatchObject({ role_arn: 'arn:aws:iam::111111111111:role/credops', external_id: 'credops-staging' });
+    expect(model.roles.map((r) => `${r.mount}/${r.name}`)).toEqual(['aws-prod/deploy', 'aws-staging/deploy']);
+  });
+});
+
 describe('examples/vault-export: files as `vault read -format=json aws/roles/X | jq .data` prints them', () => {
   it('validate unchanged, and their empty values mean "not set"', async () => {
     const { model, warnings } = await loadDesired({ repo: 'examples/vault-export', cwd: root });
