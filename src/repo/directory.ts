@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { RepoFile } from './snapshot.js';
@@ -19,12 +19,26 @@ export async function readRepoFiles(root: string): Promise<RepoFile[]> {
 }
 
 function readRepoFile(root: string, path: string): RepoFile {
-  const full = join(root, path);
-  const size = statSync(full).size;
-  if (size > MAX_FILE_BYTES) {
-    return { path, text: '', problem: { line: 1, column: 1, message: `file is ${size} bytes; files of the secrets repo are limited to ${MAX_FILE_BYTES} bytes` } };
+  // One open, one fstat and one read: the size check costs no extra look-up of the path.
+  const fd = openSync(join(root, path), 'r');
+  let bytes: Buffer;
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES) {
+      return { path, text: '', problem: { line: 1, column: 1, message: `file is ${size} bytes; files of the secrets repo are limited to ${MAX_FILE_BYTES} bytes` } };
+    }
+    bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    bytes = bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
   }
-  const decoded = decodeUtf8(readFileSync(full));
+  const decoded = decodeUtf8(bytes);
   if ('text' in decoded) return { path, text: decoded.text };
   const { line, column, byte, offset } = decoded.error;
   return {

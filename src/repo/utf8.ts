@@ -1,11 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 
+const UTF8 = new TextDecoder('utf-8');
+
 /**
  * Decodes UTF-8 strictly. A file that is not UTF-8 is reported at the first
  * bad byte instead of being silently mangled with U+FFFD.
  */
 export function decodeUtf8(bytes: Uint8Array): { text: string } | { error: { offset: number; line: number; column: number; byte: number } } {
-  if (isUtf8(bytes)) return { text: new TextDecoder('utf-8').decode(bytes) };
+  if (isUtf8(bytes)) return { text: UTF8.decode(bytes) };
   const offset = firstInvalidUtf8(bytes);
   const before = new TextDecoder('utf-8').decode(bytes.subarray(0, offset));
   const lineStart = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
