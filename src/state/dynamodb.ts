@@ -18,7 +18,7 @@ import { formatDuration } from '../duration.js';
 import { errorMessage, LockError, LockLostError, UserError } from '../errors.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { DYNAMODB_LEASE_INDEX, type DynamoLocation } from './dynamodb-location.js';
-import { leaseDueAt, NoStateError, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { leaseDueAt, NoStateError, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /**
  * The DynamoDB backend of StateStore (issue #10).
@@ -515,19 +515,7 @@ export class DynamoStateStore implements StateStore {
     const head = await this.head();
     const applied = await this.getApplied();
     const items = await this.queryPrefix('');
-    const dump: StateDump = {
-      id: head.id,
-      serial: applied.serial,
-      ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
-      ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
-      roles: applied.roles,
-      sinks: applied.sinks,
-      mounts: applied.mounts,
-      leases: [],
-      journal: [],
-      settings: {},
-      sinkStatus: {},
-    };
+    const dump = stateDump(head.id, applied, { leases: [], journal: [], settings: {}, sinkStatus: {} });
     for (const item of items) {
       const sk = str(item.sk);
       if (sk.startsWith(LEASE)) dump.leases.push(JSON.parse(str(item.data)) as Lease);

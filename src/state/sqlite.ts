@@ -9,7 +9,7 @@ import { LockError, LockLostError, UserError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
-import { leaseDueAt, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { leaseDueAt, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /** The settings key of the moved marker (`credops state migrate`). */
 const MOVED_SETTING = 'credops.moved_to';
@@ -138,17 +138,22 @@ export class SqliteStateStore implements StateStore {
         );
       }
       this.db.exec('DELETE FROM roles; DELETE FROM sinks; DELETE FROM mounts;');
-      const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
-      change.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
-      const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
-      change.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
-      const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
-      change.mounts.forEach((m, i) => mount.run(m.name, i, JSON.stringify(m)));
+      this.insertSnapshotSync(change);
       this.db
         .prepare('UPDATE meta SET commit_sha = ?, applied_at = ?, serial = serial + 1 WHERE id = 1')
         .run(change.commit, this.clock.now());
     });
     tx.immediate();
+  }
+
+  /** The rows of an applied snapshot, in its order (the tables are empty). */
+  private insertSnapshotSync(snapshot: Pick<AppliedChange, 'roles' | 'sinks' | 'mounts'>): void {
+    const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
+    snapshot.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
+    const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
+    snapshot.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
+    const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
+    snapshot.mounts.forEach((m, i) => mount.run(m.name, i, JSON.stringify(m)));
   }
 
   // ---- leases ------------------------------------------------------------------
@@ -378,19 +383,7 @@ export class SqliteStateStore implements StateStore {
       const settings = Object.fromEntries(
         (this.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[]).filter((r) => r.key !== MOVED_SETTING).map((r) => [r.key, r.value]),
       );
-      return {
-        id: this.id,
-        serial: applied.serial,
-        ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
-        ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
-        roles: applied.roles,
-        sinks: applied.sinks,
-        mounts: applied.mounts,
-        leases: this.leasesSync(),
-        journal: this.journalSync(),
-        settings,
-        sinkStatus: this.sinkStatusSync(),
-      };
+      return stateDump(this.id, applied, { leases: this.leasesSync(), journal: this.journalSync(), settings, sinkStatus: this.sinkStatusSync() });
     });
     return read.deferred();
   }
@@ -403,12 +396,7 @@ export class SqliteStateStore implements StateStore {
       if (serial !== 0 || used.length > 0) {
         throw new UserError(`the state ${this.url} is not empty (serial ${serial}${used.length ? `; it has ${used.join(', ')}` : ''}); a state can only be copied into an empty one`);
       }
-      const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
-      dump.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
-      const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
-      dump.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
-      const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
-      dump.mounts.forEach((m, i) => mount.run(m.name, i, JSON.stringify(m)));
+      this.insertSnapshotSync(dump);
       this.db
         .prepare('UPDATE meta SET state_id = ?, commit_sha = ?, applied_at = ?, serial = ? WHERE id = 1')
         .run(dump.id, dump.commit ?? null, dump.appliedAt ?? null, dump.serial);

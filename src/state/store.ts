@@ -129,6 +129,20 @@ export interface StateDump {
   sinkStatus: Record<string, SinkStatus>;
 }
 
+/** A dump of the applied snapshot and everything live beside it; how both backends' exportAll build it. */
+export function stateDump(id: string, applied: AppliedSnapshot, live: Pick<StateDump, 'leases' | 'journal' | 'settings' | 'sinkStatus'>): StateDump {
+  return {
+    id,
+    serial: applied.serial,
+    ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
+    ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
+    roles: applied.roles,
+    sinks: applied.sinks,
+    mounts: applied.mounts,
+    ...live,
+  };
+}
+
 export interface SinkStatus {
   lastAttemptAt?: number;
   lastSuccessAt?: number;
