@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
-import { openState } from '../state/index.js';
+import { NoStateError, openState } from '../state/index.js';
 import type { LockOwner, StateDump, StateStore } from '../state/store.js';
 import { locate } from './location.js';
 import { globalOptions, type Run } from './runtime.js';
@@ -50,7 +50,7 @@ export function registerState(program: Command, run: Run): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { format: 'text' | 'json' }, cmd: Command) => {
       const where = await locate(cmd, run.io);
-      const store = await openState(where.stateUrl, { cwd: where.stateBase, create: false, allowMoved: true });
+      const store = await openExisting(where.stateUrl, where.stateBase);
       try {
         const shown = await describeState(store);
         run.io.stdout(opts.format === 'json' ? `${JSON.stringify(shown, null, 2)}\n` : renderState(shown));
@@ -66,7 +66,7 @@ export function registerState(program: Command, run: Run): void {
     .action(async (opts: { force?: string }, cmd: Command) => {
       if (!opts.force) cmd.error('error: say which lock to remove: --force LOCK_ID (see credops state show). Only do it when that run is gone for good.');
       const where = await locate(cmd, run.io);
-      const store = await openState(where.stateUrl, { cwd: where.stateBase, create: false, allowMoved: true });
+      const store = await openExisting(where.stateUrl, where.stateBase);
       try {
         const holder = await store.lockHolder();
         if (!(await store.forceUnlock(opts.force!))) {
@@ -123,6 +123,19 @@ export function registerState(program: Command, run: Run): void {
         for (const s of opened) await s.close().catch(() => undefined);
       }
     });
+}
+
+/** A state that must exist already (show, unlock): never created here, moved ones included. */
+async function openExisting(url: string, cwd: string): Promise<StateStore> {
+  try {
+    return await openState(url, { cwd, create: false, allowMoved: true });
+  } catch (err) {
+    if (!(err instanceof NoStateError)) throw err;
+    throw new UserError(
+      `there is no state at ${err.location} yet: nothing has been applied or issued with it. ` +
+        'credops state init creates a DynamoDB state; a SQLite one is made by the first reconcile',
+    );
+  }
 }
 
 /** Every item of a dump that is missing, extra or different in the copy. */

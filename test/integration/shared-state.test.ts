@@ -234,6 +234,13 @@ describe('a shared DynamoDB state', () => {
 
   it('state init checks an existing table and names what differs; state unlock removes a named lock only', async () => {
     t = await tempState(await dynamo.newState());
+    // A key nothing has used: show says so, and creates nothing.
+    const none = await runCli(aws, t, ['state', 'show'], { CREDOPS_STATE: await dynamo.newState('never-used') });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('there is no state at dynamodb://');
+    expect(none.stderr).toContain('yet: nothing has been applied or issued with it. credops state init creates a DynamoDB state');
+    expect((await runCli(aws, t, ['state', 'show'], { CREDOPS_STATE: await dynamo.newState('never-used') })).code).toBe(1);
+
     const ok = await runCli(aws, t, ['state', 'init']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('exists; checking it');
