@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { AppliedSnapshot, Lease } from '../model/types.js';
-import type { LeaseFilter } from '../state/store.js';
+import { leaseDueAt, type LeaseFilter } from '../state/store.js';
 import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
 import { mountConfig, REVOKE_CONCURRENCY, type EngineDeps } from './deps.js';
 import { hasInterruptedRotation, recoverRootRotations } from './root.js';
@@ -194,7 +194,11 @@ export class Engine {
   /** Revokes every lease past its expiry, or past the revokeAt of a replaced credential. */
   async tidy(opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     const now = this.deps.clock.now();
-    const due = await this.deps.state.listLeases({ dueBy: now });
+    const candidates = await this.deps.state.listLeases({ dueBy: now });
+    // The expiry index may lag behind (DynamoDB's secondary indexes are eventually
+    // consistent): each candidate is read again, so a lease renewed or revoked since is left alone.
+    const current = await Promise.all(candidates.map((l) => this.deps.state.getLease(l.leaseId)));
+    const due = current.filter((l): l is Lease => l !== undefined && leaseDueAt(l) <= now);
     return this.revokeAll(due, opts);
   }
 

@@ -112,6 +112,29 @@ describe('tidy', () => {
   });
 });
 
+describe('tidy with an expiry index that lags behind (DynamoDB\'s secondary indexes are eventually consistent)', () => {
+  it('reads each due lease again: one renewed since is left alone, and its key keeps working', async () => {
+    const { engine } = engineFor(aws, t);
+    const web = await engine.issue({ mount: 'aws', role: 'web', path: 'creds' });
+    await t.state.putLease({ ...web.lease, expiresAt: aws.clock.now() + MIN });
+    // What the index holds: the lease due in a minute. Then it is renewed for an hour.
+    const stale = await t.state.listLeases({ dueBy: aws.clock.now() + 2 * MIN });
+    expect(stale.map((l) => l.leaseId)).toEqual([web.lease.leaseId]);
+    await engine.renew(web.lease.leaseId, HOUR);
+    aws.clock.advance(2 * MIN);
+
+    // The index still answers what it held before the renewal.
+    const lagging = new Proxy(t.state, {
+      get: (target, key, receiver) =>
+        key === 'listLeases' ? async (f?: { dueBy?: number }) => (f?.dueBy !== undefined ? stale : target.listLeases(f)) : Reflect.get(target, key, receiver),
+    });
+    const { engine: sweeping } = engineFor(aws, { ...t, state: lagging });
+    expect(await sweeping.tidy()).toEqual({ revoked: [], failed: [], stillValid: [] });
+    expect((await callerIdentity(aws, web)).Arn).toContain(web.lease.resources.userName!);
+    expect(await t.state.getLease(web.lease.leaseId)).toBeDefined();
+  });
+});
+
 describe('credops lease (CLI)', () => {
   it('lists, looks up, renews and tidies leases', async () => {
     const { engine } = engineFor(aws, t);
