@@ -18,7 +18,7 @@ import { formatDuration } from '../duration.js';
 import { errorMessage, LockError, LockLostError, UserError } from '../errors.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { DYNAMODB_LEASE_INDEX, type DynamoLocation } from './dynamodb-location.js';
-import { leaseDueAt, NoStateError, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { describeHolder, formatWait, leaseDueAt, NoStateError, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /**
  * The DynamoDB backend of StateStore (issue #10).
@@ -413,7 +413,7 @@ export class DynamoStateStore implements StateStore {
       if (holder && waited >= limit) {
         const expires = new Date(holder.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
         throw new LockError(
-          `state is locked by ${describeOwner(holder)}; waited ${formatWait(waited)}. Its lock expires at ${expires} unless that run renews it. ` +
+          `state is locked by ${describeHolder(holder)}; waited ${formatWait(waited)}. Its lock expires at ${expires} unless that run renews it. ` +
             `Wait for that run to finish, or raise --lock-timeout. If that run is gone for good, remove the lock: credops state unlock --force ${holder.id} --state ${this.url}`,
         );
       }
@@ -495,7 +495,7 @@ export class DynamoStateStore implements StateStore {
   private lockLost(what: string, head: Head | undefined): LockLostError {
     const held = this.held;
     if (held) held.lost ??= 'another run took the lock over';
-    const by = head?.lock && head.lock.id !== held?.token ? ` It is now held by ${describeOwner(head.lock)}.` : '';
+    const by = head?.lock && head.lock.id !== held?.token ? ` It is now held by ${describeHolder(head.lock)}.` : '';
     return new LockLostError(
       `this run lost its lock on the state ${this.url} (${held?.lost ?? 'it was taken over'}), so it did not ${what}.${by} ` +
         'Leases it already issued are recorded in the state; run the command again.',
@@ -758,16 +758,6 @@ function tableError(err: unknown, where: Pick<DynamoLocation, 'url' | 'table'>):
 
 function chunkKey(generation: string, index: number): string {
   return `${GEN}${generation}#${String(index).padStart(CHUNK_DIGITS, '0')}`;
-}
-
-function describeOwner(o: LockOwner): string {
-  const since = new Date(o.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return `${o.operation} (pid ${o.pid} on host ${o.host}, since ${since})`;
-}
-
-function formatWait(ms: number): string {
-  const tenths = Math.round(ms / 100) / 10;
-  return tenths < 60 && !Number.isInteger(tenths) ? `${tenths}s` : formatDuration(Math.round(tenths));
 }
 
 function sha256(body: Uint8Array): string {

@@ -6,10 +6,9 @@ import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { LockError, LockLostError, UserError } from '../errors.js';
-import { formatDuration } from '../duration.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
-import { leaseDueAt, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { describeHolder, formatWait, leaseDueAt, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /** The settings key of the moved marker (`credops state migrate`). */
 const MOVED_SETTING = 'credops.moved_to';
@@ -455,23 +454,12 @@ export class SqliteStateStore implements StateStore {
   }
 }
 
-/** "30s", "2m30s"; tenths under a minute so that a short --lock-timeout does not read "waited 0s". */
-function formatWait(ms: number): string {
-  const tenths = Math.round(ms / 100) / 10;
-  return tenths < 60 && !Number.isInteger(tenths) ? `${tenths}s` : formatDuration(Math.round(tenths));
-}
-
 function shellQuote(s: string): string {
   return /^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function toOwner(row: LockRow): LockOwner {
   return { pid: row.pid, host: row.host, since: row.since, operation: row.operation, id: row.token };
-}
-
-export function describeHolder(o: LockOwner): string {
-  const since = new Date(o.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return `${o.operation} (pid ${o.pid} on host ${o.host}, since ${since})`;
 }
 
 interface LocalIdentity {

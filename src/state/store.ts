@@ -1,3 +1,4 @@
+import { formatDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
 
@@ -195,4 +196,16 @@ export class NoStateError extends UserError {
   constructor(readonly location: string) {
     super(`there is no state at ${location}`);
   }
+}
+
+/** `reconcile (pid 42 on host ci-7, since 2026-11-23T15:40:00Z)`: a lock holder, as every backend's lock error names it. */
+export function describeHolder(o: LockOwner): string {
+  const since = new Date(o.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `${o.operation} (pid ${o.pid} on host ${o.host}, since ${since})`;
+}
+
+/** "30s", "2m30s"; tenths under a minute so that a short --lock-timeout does not read "waited 0s". */
+export function formatWait(ms: number): string {
+  const tenths = Math.round(ms / 100) / 10;
+  return tenths < 60 && !Number.isInteger(tenths) ? `${tenths}s` : formatDuration(Math.round(tenths));
 }
