@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { MountConfig } from '../model/types.js';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { normalizeName } from '../schema/vault-template.js';
 import { defaultChain, rootCredentialsProvider } from './credentials.js';
 
 /** How long a mount's assumed role_arn session lasts; the SDK refreshes it before it ends. */
@@ -85,7 +86,7 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
             masterCredentials: root,
             params: {
               RoleArn: mount.role_arn,
-              RoleSessionName: mount.session_name ?? `credops-${mount.name.replace(/[^\w+=,.@-]/g, '_')}`.slice(0, 64),
+              RoleSessionName: mount.session_name ?? `credops-${normalizeName(mount.name)}`.slice(0, 64),
               DurationSeconds: ASSUMED_ROOT_SECONDS,
               ...(mount.external_id ? { ExternalId: mount.external_id } : {}),
             },

@@ -15,6 +15,7 @@ import { checkLength, checkTags } from './checks.js';
 import type { CredentialKind } from './credential-type.js';
 import { mfaParams, sessionPolicyOf, STS_KIND, stsIssued, stsRequestTtl } from './sts-credential.js';
 import { locateRoleSession, revokeStsSession } from './sts-revoke.js';
+import { normalizeName } from '../schema/vault-template.js';
 import { DEFAULT_USERNAME_TEMPLATE, renderUsername } from './username.js';
 
 /**
@@ -34,7 +35,7 @@ export const assumedRole: CredentialKind = {
     checkLength(role, 'external_id', role.external_id, STS_EXTERNAL_ID_MIN, STS_EXTERNAL_ID_MAX);
     const mfa = mfaParams(role, request);
     // Vault's role_session_name: characters AWS refuses become "_" (normalizeDisplayName), then AWS's length applies.
-    const asked = request.roleSessionName?.replace(/[^a-zA-Z0-9+=,.@_-]/g, '_');
+    const asked = request.roleSessionName === undefined ? undefined : normalizeName(request.roleSessionName);
     if (asked !== undefined) checkLength(role, 'role_session_name', asked, STS_ROLE_SESSION_NAME_MIN, STS_ROLE_SESSION_NAME_MAX);
     const RoleSessionName =
       asked ??

@@ -4,7 +4,7 @@ import { STS_MFA_SERIAL_MAX, STS_MFA_SERIAL_MIN, STS_POLICY_ARNS_MAX, STS_SESSIO
 import { UserError } from '../errors.js';
 import type { CredentialType, Lease, LeaseResources, PolicyDocument, RoleSpec } from '../model/types.js';
 import { awsCall } from './aws-errors.js';
-import { checkLength, checkTypeLimits, limitError } from './checks.js';
+import { checkLength, checkTypeLimits, limitError, policyChars } from './checks.js';
 import type { CredentialKind, IssueContext, Issued, IssueRequest } from './credential-type.js';
 import { stsTtl } from './ttl.js';
 
@@ -123,7 +123,7 @@ export async function sessionPolicyOf(ctx: Pick<IssueContext, 'role' | 'mount' |
   const policy = inline.length > 0 ? { Version: '2012-10-17', Statement: statements } : role.policy_document;
   const policyArns = [...role.policy_arns, ...arns];
   if (policy) {
-    const chars = JSON.stringify(policy).replace(/\s/g, '').length;
+    const chars = policyChars(policy);
     if (chars > STS_SESSION_POLICY_MAX_CHARS) {
       throw limitError(role, `the session policy with the inline policies of iam_groups ${groups} is ${chars} characters (whitespace not counted); AWS STS takes at most ${STS_SESSION_POLICY_MAX_CHARS}`);
     }
