@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { systemClock, type Clock } from '../clock.js';
 
 /**
@@ -32,7 +33,6 @@ export function runClock(env: NodeJS.ProcessEnv): Clock {
 
 /** Sleeps ms on the clock, or until signal aborts; on the test clock in short slices, so a jump of its time wakes it. */
 export async function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  const { setTimeout: delay } = await import('node:timers/promises');
   if (clock === systemClock) {
     await delay(ms, undefined, { signal }).catch(() => {});
     return;

@@ -151,7 +151,7 @@ export function usernamePattern(template: string): RegExp | undefined {
   let distinctive = false;
   let prefix: string | undefined;
   for (const match of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-    const literal = literalText(template.slice(last, match.index));
+    const literal = template.slice(last, match.index);
     prefix ??= literal;
     source += escapeRegExp(literal);
     const [field, arg] = (match[1] ?? '').split(/\s+/);
@@ -168,14 +168,9 @@ export function usernamePattern(template: string): RegExp | undefined {
     }
     last = match.index + match[0].length;
   }
-  source += escapeRegExp(literalText(template.slice(last)));
+  source += escapeRegExp(template.slice(last));
   if (!distinctive || !prefix) return undefined;
   return new RegExp(`^${source}$`);
-}
-
-/** Literal text as it appears in a name. */
-function literalText(text: string): string {
-  return text;
 }
 
 function escapeRegExp(text: string): string {

@@ -114,7 +114,7 @@ export const CONFIG_RULES: Rule<ConfigFile>[] = [
       for (const [name, mount] of Object.entries(config.mounts ?? {})) {
         const template = mount?.username_template;
         if (typeof template !== 'string' || template === '') continue;
-        const pointer = `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}/username_template`;
+        const pointer = `${mountPointer(name)}/username_template`;
         try {
           const parsed = VaultTemplate.parse(template);
           for (const type of ['IAM', 'STS'] as const) parsed.render(usernameData({ role: 'role', mount: name, type }), { now: () => 0 });
@@ -131,7 +131,7 @@ export const CONFIG_RULES: Rule<ConfigFile>[] = [
     check(config) {
       const out: Finding[] = [];
       for (const [name, mount] of Object.entries(config.mounts ?? {})) {
-        const pointer = `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        const pointer = mountPointer(name);
         const schedule = mount?.rotation_schedule;
         if (schedule !== undefined && durationSeconds(mount?.rotation_period)) {
           out.push({ pointer: `${pointer}/rotation_schedule`, message: 'rotation_schedule and rotation_period are mutually exclusive: set one' });
@@ -155,13 +155,18 @@ export const CONFIG_RULES: Rule<ConfigFile>[] = [
         const lease = durationSeconds(mount?.lease);
         const max = durationSeconds(mount?.lease_max);
         if (lease !== undefined && max !== undefined && lease > max) {
-          out.push({ pointer: `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}/lease`, message: '"lease" value must be less than or equal to "lease_max" value' });
+          out.push({ pointer: `${mountPointer(name)}/lease`, message: '"lease" value must be less than or equal to "lease_max" value' });
         }
       }
       return out;
     },
   },
 ];
+
+/** The JSON pointer of a mount in credops.yaml (RFC 6901 escapes "~" and "/" in its name). */
+function mountPointer(name: string): string {
+  return `/mounts/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
 
 export function runRules<T>(rules: readonly Rule<T>[], doc: T): Finding[] {
   return rules.flatMap((r) => r.check(doc));

@@ -135,7 +135,7 @@ export class DynamoStateStore implements StateStore {
     const client = dynamoClient(where, requests);
     const clock = options.clock ?? systemClock;
     try {
-      let head = await readHead(client, where, true);
+      let head = await readHead(client, where);
       if (!head) {
         if (options.create === false) {
           throw new NoStateError(where.url);
@@ -289,7 +289,7 @@ export class DynamoStateStore implements StateStore {
   async putJournal(entry: JournalEntry): Promise<void> {
     // The entry announces an AWS write: a run whose lock was taken over must not make one.
     await this.ensureLocked('start an AWS write');
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(JOURNAL + entry.id), data: s(JSON.stringify(entry)) } }));
+    await this.putData(JOURNAL + entry.id, JSON.stringify(entry));
   }
 
   async listJournal(): Promise<JournalEntry[]> {
@@ -327,7 +327,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(SETTING + key), data: s(value) } }));
+    await this.putData(SETTING + key, value);
   }
 
   async deleteSetting(key: string): Promise<void> {
@@ -545,10 +545,11 @@ export class DynamoStateStore implements StateStore {
     await this.update(HEAD, `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, '#serial = :one', values);
     this.id = dump.id;
     for (const lease of dump.leases) await this.putLease(lease);
-    for (const entry of dump.journal) await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(JOURNAL + entry.id), data: s(JSON.stringify(entry)) } }));
+    // Written directly, not through putJournal/setSinkStatus: a copy is no new AWS write, and carries no fence.
+    for (const entry of dump.journal) await this.putData(JOURNAL + entry.id, JSON.stringify(entry));
     for (const [key, value] of Object.entries(dump.settings)) await this.setSetting(key, value);
     for (const [name, status] of Object.entries(dump.sinkStatus)) {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(SINK + name), data: s(JSON.stringify(status)) } }));
+      await this.putData(SINK + name, JSON.stringify(status));
     }
   }
 
@@ -564,7 +565,7 @@ export class DynamoStateStore implements StateStore {
   // ---- plumbing ----------------------------------------------------------------
 
   private async head(): Promise<Head> {
-    const head = await readHead(this.client, { table: this.table, key: this.key }, true);
+    const head = await readHead(this.client, { table: this.table, key: this.key });
     if (!head) throw new UserError(`the state ${this.url} is gone: its head item was deleted from table ${this.table}`);
     return head;
   }
@@ -621,6 +622,11 @@ export class DynamoStateStore implements StateStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  /** An unconditional put of one item holding `data`. */
+  private async putData(sk: string, data: string): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...this.itemKey(sk), data: s(data) } }));
   }
 
   private itemKey(sk: string): Record<string, AttributeValue> {
@@ -680,8 +686,9 @@ function names(...expressions: (string | undefined)[]): Record<string, string> {
   return out;
 }
 
-async function readHead(client: DynamoDBClient, where: Pick<DynamoLocation, 'table' | 'key'>, consistent: boolean): Promise<Head | undefined> {
-  const out = await client.send(new GetItemCommand({ TableName: where.table, Key: { pk: s(where.key), sk: s(HEAD) }, ConsistentRead: consistent }));
+/** The head, read strongly consistent: every decision on it (lock, serial, generation) needs the latest. */
+async function readHead(client: DynamoDBClient, where: Pick<DynamoLocation, 'table' | 'key'>): Promise<Head | undefined> {
+  const out = await client.send(new GetItemCommand({ TableName: where.table, Key: { pk: s(where.key), sk: s(HEAD) }, ConsistentRead: true }));
   return out.Item ? decodeHead(out.Item) : undefined;
 }
 
@@ -701,7 +708,7 @@ async function createHead(client: DynamoDBClient, where: DynamoLocation, clock: 
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     // Another run created it at the same moment: use theirs.
   }
-  const head = await readHead(client, where, true);
+  const head = await readHead(client, where);
   if (!head) throw new Error(`bug: the head of ${where.url} is missing right after it was created`);
   return head;
 }
