@@ -130,14 +130,22 @@ export async function withRuntime<T>(cmd: Command, run: Run, fn: (rt: Runtime) =
  * for a scheduled run to finish a step, short enough that CI fails visibly.
  */
 export async function withLock<T>(cmd: Command, state: StateStore, operation: string, fn: () => Promise<T>): Promise<T> {
-  const owner: LockOwner = { pid: process.pid, host: hostname(), since: Date.now(), operation };
-  const timeout = parseDuration(globalOptions(cmd).lockTimeout ?? '30s') * 1000;
-  const handle = await state.lock(owner, timeout);
+  const handle = await state.lock(lockOwner(operation), lockTimeoutMs(cmd));
   try {
     return await fn();
   } finally {
     await handle.release();
   }
+}
+
+/** This process, holding the lock for `operation`. */
+export function lockOwner(operation: string): LockOwner {
+  return { pid: process.pid, host: hostname(), since: Date.now(), operation };
+}
+
+/** --lock-timeout in milliseconds (default 30s). */
+export function lockTimeoutMs(cmd: Command): number {
+  return parseDuration(globalOptions(cmd).lockTimeout ?? '30s') * 1000;
 }
 
 /** Colour only on a terminal, and never when NO_COLOR is set (no-color.org). */

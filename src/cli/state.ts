@@ -1,12 +1,10 @@
 import { Option, type Command } from 'commander';
-import { hostname } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import { NoStateError, openState } from '../state/index.js';
-import type { LockOwner, StateDump, StateStore } from '../state/store.js';
+import type { StateDump, StateStore } from '../state/store.js';
 import { locate } from './location.js';
-import { globalOptions, type Run } from './runtime.js';
+import { lockOwner, lockTimeoutMs, type Run } from './runtime.js';
 
 /**
  * `credops state init|show|migrate|unlock`: the state itself, Terraform's
@@ -90,8 +88,8 @@ export function registerState(program: Command, run: Run): void {
       const held: { release(): Promise<void> }[] = [];
       const opened: StateStore[] = [source];
       try {
-        const owner: LockOwner = { pid: process.pid, host: hostname(), since: Date.now(), operation: 'state migrate' };
-        const timeout = parseDuration(globalOptions(cmd).lockTimeout ?? '30s') * 1000;
+        const owner = lockOwner('state migrate');
+        const timeout = lockTimeoutMs(cmd);
         held.push(await source.lock(owner, timeout));
         const target = await openState(opts.to, { cwd: run.io.cwd });
         opened.push(target);
