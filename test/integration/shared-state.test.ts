@@ -84,6 +84,22 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
+/**
+ * A `credops reconcile` held at `action` by the endpoint, stopped with SIGSTOP
+ * once `reached` (and `settleMs` more), then left stopped past its 2 s lock TTL:
+ * the next run may take the lock over. SIGCONT resumes it.
+ */
+async function reconcileStoppedAt(action: string, what: string, reached: () => Promise<boolean>, settleMs: number) {
+  const release = aws.faults.hold(action);
+  const paused = startCli(['reconcile', '--repo', repo]);
+  await until(what, async () => ((await reached()) ? true : undefined));
+  await new Promise((r) => setTimeout(r, settleMs));
+  paused.child.kill('SIGSTOP');
+  release();
+  await new Promise((r) => setTimeout(r, 2_500));
+  return paused;
+}
+
 /** Every IAM user credops made is one the state has a lease for, and the other way round. */
 async function nothingLost(state: StateStore): Promise<void> {
   const leased = (await state.listLeases()).map((l) => l.resources.userName).sort();
@@ -119,13 +135,7 @@ describe('a shared DynamoDB state', () => {
     writeFileSync(join(repo, 'roles', 'reader.json'), JSON.stringify({ credential_type: 'federation_token', policy_arns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] }));
 
     // The first run stops while it checks its sink's secret for drift, before it applies.
-    const release = aws.faults.hold('DescribeSecret');
-    const paused = startCli(['reconcile', '--repo', repo]);
-    await until('the first run to hold the lock', async () => (await t.state.lockHolder()) ?? undefined);
-    await new Promise((r) => setTimeout(r, 500));
-    paused.child.kill('SIGSTOP');
-    release();
-    await new Promise((r) => setTimeout(r, 2_500));
+    const paused = await reconcileStoppedAt('DescribeSecret', 'the first run to hold the lock', async () => (await t.state.lockHolder()) !== undefined, 500);
 
     const second = await runCli(aws, t, ['reconcile', '--repo', repo, '--lock-timeout', '20s']);
     expect(second.code).toBe(0);
@@ -143,13 +153,7 @@ describe('a shared DynamoDB state', () => {
   it('a holder stopped before it publishes and resumed after a takeover: it does not publish, and revokes what it issued', async () => {
     t = await tempState(`${await dynamo.newState()}&lock_ttl=2s`);
     // The first run stops while it checks that its new key works, after the key is recorded.
-    const release = aws.faults.hold('GetCallerIdentity');
-    const paused = startCli(['reconcile', '--repo', repo]);
-    await until('the first run to record its lease', async () => ((await t.state.listLeases()).length === 1 ? true : undefined));
-    await new Promise((r) => setTimeout(r, 300));
-    paused.child.kill('SIGSTOP');
-    release();
-    await new Promise((r) => setTimeout(r, 2_500));
+    const paused = await reconcileStoppedAt('GetCallerIdentity', 'the first run to record its lease', async () => (await t.state.listLeases()).length === 1, 300);
 
     const second = await runCli(aws, t, ['reconcile', '--repo', repo, '--lock-timeout', '20s']);
     expect(second.code).toBe(0);
