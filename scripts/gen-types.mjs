@@ -17,6 +17,7 @@ const ROOTS = [
   ['policy.schema.json', 'PolicyFile'],
   ['sink.schema.json', 'SinkFile'],
   ['config.schema.json', 'ConfigFile'],
+  ['static-role.schema.json', 'StaticRoleFile'],
 ];
 
 export async function generate() {

@@ -19,6 +19,7 @@ const EXPORTS = {
   policy: 'https://credops.dev/schemas/policy.schema.json',
   sink: 'https://credops.dev/schemas/sink.schema.json',
   config: 'https://credops.dev/schemas/config.schema.json',
+  static_role: 'https://credops.dev/schemas/static-role.schema.json',
 };
 
 export function generate() {

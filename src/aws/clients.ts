@@ -15,10 +15,18 @@ const ASSUMED_ROOT_SECONDS = 3600;
  * once per mount, from the mount's config and the SDK's own environment.
  */
 export interface AwsClients {
-  iam(mount: MountConfig): IAMClient;
+  /** With `assume`: a client acting as that role, assumed with the mount's identity (a static role's assume_role_arn). */
+  iam(mount: MountConfig, assume?: AssumeRole): IAMClient;
   /** With `credentials`: a client acting as that identity (e.g. a just-issued key), never cached. */
   sts(mount: MountConfig, credentials?: AwsCredentialIdentity): STSClient;
   secretsManager(opts: { region?: string; endpoint?: string }): SecretsManagerClient;
+}
+
+/** A role to act as, assumed with a mount's identity. */
+export interface AssumeRole {
+  roleArn: string;
+  sessionName: string;
+  externalId?: string;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -77,23 +85,34 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
    * role assumed with them (refreshed by the SDK before it expires), one
    * provider per mount so that every client of the mount shares one session.
    */
-  const identityOf = (mount: MountConfig): AwsCredentialIdentityProvider => {
-    let identity = identities.get(mount.name);
+  const assumed = (mount: MountConfig, base: AwsCredentialIdentityProvider, role: AssumeRole) =>
+    shared(fromTemporaryCredentials({
+      masterCredentials: base,
+      params: {
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName,
+        DurationSeconds: ASSUMED_ROOT_SECONDS,
+        ...(role.externalId ? { ExternalId: role.externalId } : {}),
+      },
+      clientConfig: { region: mount.sts_region ?? regionFor(mount.region, env), endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env) },
+    }));
+  const identityOf = (mount: MountConfig, assume?: AssumeRole): AwsCredentialIdentityProvider => {
+    const key = assume ? `${mount.name}\n${assume.roleArn}\n${assume.sessionName}\n${assume.externalId ?? ''}` : mount.name;
+    let identity = identities.get(key);
     if (!identity) {
-      const root = rootCredentials(mount.name);
-      identity = mount.role_arn
-        ? shared(fromTemporaryCredentials({
-            masterCredentials: root,
-            params: {
-              RoleArn: mount.role_arn,
-              RoleSessionName: mount.session_name ?? `credops-${normalizeName(mount.name)}`.slice(0, 64),
-              DurationSeconds: ASSUMED_ROOT_SECONDS,
-              ...(mount.external_id ? { ExternalId: mount.external_id } : {}),
-            },
-            clientConfig: { region: mount.sts_region ?? regionFor(mount.region, env), endpoint: mount.sts_endpoint ?? endpointFromEnv('STS', env) },
-          }))
-        : root;
-      identities.set(mount.name, identity);
+      if (assume) {
+        identity = assumed(mount, identityOf(mount), assume);
+      } else {
+        const root = rootCredentials(mount.name);
+        identity = mount.role_arn
+          ? assumed(mount, root, {
+              roleArn: mount.role_arn,
+              sessionName: mount.session_name ?? `credops-${normalizeName(mount.name)}`.slice(0, 64),
+              ...(mount.external_id ? { externalId: mount.external_id } : {}),
+            })
+          : root;
+      }
+      identities.set(key, identity);
     }
     return identity;
   };
@@ -111,16 +130,17 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsClients {
   });
 
   return {
-    iam(mount) {
-      let client = iamClients.get(mount.name);
+    iam(mount, assume) {
+      const key = assume ? `${mount.name}\n${assume.roleArn}\n${assume.sessionName}\n${assume.externalId ?? ''}` : mount.name;
+      let client = iamClients.get(key);
       if (!client) {
         client = new IAMClient({
           ...common(mount),
-          credentials: identityOf(mount),
+          credentials: identityOf(mount, assume),
           endpoint: mount.iam_endpoint ?? endpointFromEnv('IAM', env),
         });
         prepare(client, crashAfter);
-        iamClients.set(mount.name, client);
+        iamClients.set(key, client);
       }
       return client;
     },

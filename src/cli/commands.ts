@@ -13,6 +13,7 @@ import { registerWatch } from './watch.js';
 import { registerCredentialProcess } from './credential-process.js';
 import { registerState } from './state.js';
 import { registerVaultPaths } from './vault-paths.js';
+import { registerStaticCreds } from './static-creds.js';
 
 /** A command file exports one of these; this list is the only place commands are named. */
 export type RegisterCommand = (program: Command, run: Run) => void;
@@ -31,4 +32,5 @@ export const commands: RegisterCommand[] = [
   registerCredentialProcess,
   registerState,
   registerVaultPaths,
+  registerStaticCreds,
 ];

@@ -122,3 +122,10 @@ export function formatLeaseList(leases: Lease[], now: number, format: OutputForm
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/** `credops static-creds NAME`: what `vault read aws/static-creds/NAME` prints (no lease; keys sorted, as Vault's table and JSON are). */
+export function formatStaticCreds(cred: { accessKeyId: string; secretAccessKey: string; expiration: Date }, format: OutputFormat): string {
+  const data = { access_key: cred.accessKeyId, expiration: cred.expiration.toISOString(), secret_key: cred.secretAccessKey };
+  if (format === 'json') return json({ request_id: randomUUID(), lease_id: '', lease_duration: 0, renewable: false, data, warnings: null });
+  return keyValueTable(Object.entries(data));
+}

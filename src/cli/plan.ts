@@ -6,8 +6,8 @@ const reconcileModule = () => import('../reconcile/plan.js');
 /** Loaded when an action runs, not with the CLI (issue #11). */
 const driftModule = () => import('../reconcile/drift.js');
 import { PLAN_FORMATS, planHasChanges, planHasDrift, planHasWork, renderPlan, type PlanFormat } from '../plan/index.js';
-import { systemClock } from '../clock.js';
 import { useColor, withRuntime, withState, type Run } from './runtime.js';
+import { runClock } from './test-clock.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
 
 interface PlanOptions extends RepoOptions {
@@ -38,7 +38,7 @@ export function registerPlan(program: Command, run: Run): void {
         : await withState(
             cmd,
             run,
-            (state) => planAgainstState(state, model, warnings, { sinks: { cwd: run.io.cwd, home: run.io.env.HOME, stateId: state.id }, now: systemClock.now() }),
+            (state) => planAgainstState(state, model, warnings, { sinks: { cwd: run.io.cwd, home: run.io.env.HOME, stateId: state.id }, now: runClock(run.io.env).now() }),
             stateOptions,
           );
       run.io.stdout(renderPlan(plan, opts.format, { color: opts.format === 'text' && useColor(run.io) }));

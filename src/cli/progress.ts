@@ -65,6 +65,15 @@ export function progressReporter(out: ProgressOutput): ProgressReporter {
           if (e.done === e.total) clear();
           return;
         }
+        case 'static-role': {
+          const r = e.report;
+          const what = `static role ${r.mount}/${r.name} (user ${r.username})`;
+          if (r.outcome === 'failed') return line(`${what}: FAILED: ${r.error ?? 'unknown error'}`);
+          const deleted = r.deleted.length ? `; deleted ${r.deleted.join(', ')}` : '';
+          const sinks = r.published.length ? `; published to ${r.published.join(', ')}` : '';
+          if (r.outcome === 'removed') return line(`${what}: no longer managed (removed from the repo)${deleted}; the user is kept`);
+          return line(`${what}: ${r.outcome} ${r.accessKeyId ?? ''} (${r.reason ?? ''})${sinks}${deleted}`);
+        }
         case 'repair': {
           const text = `[${e.done}/${e.total}] repair ${e.leaseId}: ${e.detail}`;
           return line(e.error ? `${text}: FAILED: ${e.error}` : text);
@@ -122,8 +131,12 @@ export function summaryLine(r: ReconcileResult): string {
     ...(c.removed ? [`${c.removed} removed`] : []),
     `${c.failed} failed`,
   ];
+  const statics = r.staticRoles ?? [];
+  const rotated = statics.filter((x) => x.outcome === 'rotated').length;
+  const staticFailed = statics.filter((x) => x.outcome === 'failed').length;
+  const staticPart = statics.length ? `static roles: ${rotated} rotated, ${staticFailed} failed; ` : '';
   return (
-    `Reconcile complete: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; sinks: ${sinks.join(', ')}; ` +
+    `Reconcile complete: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; sinks: ${sinks.join(', ')}; ${staticPart}` +
     `${c.revoked} lease${c.revoked === 1 ? '' : 's'} revoked${c.revokeFailed ? `, ${c.revokeFailed} revocation${c.revokeFailed === 1 ? '' : 's'} failed` : ''}.\n`
   );
 }

@@ -42,7 +42,7 @@ export function registerReconcile(program: Command, run: Run): void {
         { config: model.config },
       );
       run.io.stdout(opts.format === 'json' ? `${JSON.stringify(resultJson(result), null, 2)}\n` : summaryLine(result));
-      if (result.failed.length || result.sinks.some((s) => s.outcome === 'failed')) run.exitCode = 1;
+      if (result.failed.length || result.sinks.some((s) => s.outcome === 'failed') || result.staticRoles?.some((s) => s.outcome === 'failed')) run.exitCode = 1;
     });
 }
 
@@ -70,6 +70,19 @@ function resultJson(r: ReconcileResult) {
       revoked: s.revoked,
       ...(s.error && { error: s.error }),
     })),
+    ...(r.staticRoles && {
+      static_roles: r.staticRoles.map((s) => ({
+        mount: s.mount,
+        name: s.name,
+        username: s.username,
+        outcome: s.outcome,
+        ...(s.reason && { reason: s.reason }),
+        ...(s.accessKeyId && { access_key: s.accessKeyId }),
+        deleted: s.deleted,
+        published: s.published,
+        ...(s.error && { error: s.error }),
+      })),
+    }),
     ...(r.drift && { drift: r.drift.map((d) => ({ lease_id: d.leaseId, sink: d.sink ?? null, kind: d.kind, detail: d.detail })) }),
     revoked: r.revoked,
     failed: r.failed.map((f) => ({ lease_id: f.leaseId, error: f.error })),

@@ -3,6 +3,7 @@ import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
 import type { IssueRequest } from '../engine/credential-type.js';
 import { issueAndPrint } from './creds.js';
+import { printStaticCreds } from './static-creds.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './lease-format.js';
 import type { Run } from './runtime.js';
 
@@ -24,11 +25,19 @@ export function registerVaultPaths(program: Command, run: Run): void {
   for (const verb of ['read', 'write'] as const) {
     program
       .command(verb)
-      .description(`vault ${verb} MOUNT/creds/ROLE or MOUNT/sts/ROLE [key=value ...]: the same as credops creds / credops sts`)
-      .argument('<path>', 'MOUNT/creds/ROLE or MOUNT/sts/ROLE, e.g. aws/sts/deploy')
+      .description(
+        `vault ${verb} MOUNT/creds/ROLE or MOUNT/sts/ROLE [key=value ...]: the same as credops creds / credops sts` +
+          (verb === 'read' ? '; MOUNT/static-creds/NAME: credops static-creds' : ''),
+      )
+      .argument('<path>', `MOUNT/creds/ROLE or MOUNT/sts/ROLE${verb === 'read' ? ' or MOUNT/static-creds/NAME' : ''}, e.g. aws/sts/deploy`)
       .argument('[fields...]', `key=value, as Vault takes them: ${Object.keys(FIELDS).join(', ')}`)
       .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
       .action(async (path: string, fields: string[], opts: { format: OutputFormat }, command: Command) => {
+        const staticPath = verb === 'read' ? /^\/*(.+)\/static-creds\/([^/]+)\/*$/.exec(path) : null;
+        if (staticPath) {
+          if (fields.length) throw new UserError(`${path} takes no fields (got ${fields.join(' ')})`);
+          return printStaticCreds(run, command, staticPath[1]!, staticPath[2]!, opts.format);
+        }
         await issueAndPrint(run, command, { ...parseVaultPath(verb, path), ...parseFields(fields) }, opts.format);
       });
   }

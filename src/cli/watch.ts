@@ -62,7 +62,7 @@ export function registerWatch(program: Command, run: Run): void {
               // Warnings are logged by the loop as JSON, once per commit.
               readRepo: () => readDesired(opts, { ...run.io, stderr: () => {} }),
               applied: () => state.getApplied(),
-              nextDeadline: (model) => nextDeadline(state, model.sinks),
+              nextDeadline: (model) => nextDeadline(state, model.sinks, undefined, model.staticRoles),
               reconcile: (model, warnings, reconcileLog) =>
                 withLock(cmd, state, 'watch', async () => {
                   // The drift check reads IAM for every live lease; once per REFRESH_EVERY_MS

@@ -52,6 +52,7 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
       lease_max: parseDuration(m.lease_max as string | number),
       roles: m.roles!,
     };
+    if (m.static_roles !== undefined) mount.static_roles = m.static_roles;
     for (const key of ['region', 'iam_endpoint', 'sts_endpoint', 'sts_region', 'role_arn', 'external_id', 'session_name', 'max_retries', 'username_template'] as const) {
       if (m[key] !== undefined) (mount as unknown as Record<string, unknown>)[key] = m[key];
     }
@@ -75,10 +76,12 @@ function normaliseConfig(raw: ConfigFile): EngineConfig {
 
 function fallbackGlobs(value: unknown): MountGlob[] {
   const mounts = (value as { mounts?: unknown } | undefined)?.mounts;
-  if (!mounts || typeof mounts !== 'object') return [{ name: 'aws', roles: 'roles/*.json' }];
+  if (!mounts || typeof mounts !== 'object') return [{ name: 'aws', roles: 'roles/*.json', static_roles: 'static-roles/*.json' }];
   return Object.entries(mounts as Record<string, unknown>).flatMap(([name, m]) => {
     const roles = (m as { roles?: unknown } | null)?.roles;
-    if (typeof roles === 'string') return [{ name, roles }];
-    return name === 'aws' ? [{ name, roles: 'roles/*.json' }] : [];
+    const staticRoles = (m as { static_roles?: unknown } | null)?.static_roles;
+    const statics = typeof staticRoles === 'string' ? { static_roles: staticRoles } : name === 'aws' ? { static_roles: 'static-roles/*.json' } : {};
+    if (typeof roles === 'string') return [{ name, roles, ...statics }];
+    return name === 'aws' ? [{ name, roles: 'roles/*.json', ...statics }] : [];
   });
 }

@@ -7,6 +7,7 @@ import { LoadContext } from './context.js';
 import { loadPolicies } from './policies.js';
 import { loadRoles } from './roles.js';
 import { loadSinks } from './sinks.js';
+import { loadStaticRoles } from './static-roles.js';
 
 export { CONFIG_FILES } from './config.js';
 
@@ -37,13 +38,15 @@ export function validateSnapshot(snapshot: RepoSnapshot): { model?: DesiredModel
   const { config, mountGlobs } = loadConfig(ctx);
   const policies = loadPolicies(ctx);
   const roles = loadRoles(ctx, mountGlobs, policies);
-  const sinks = loadSinks(ctx, mountGlobs, roles.byMount);
+  const statics = loadStaticRoles(ctx, mountGlobs);
+  const sinks = loadSinks(ctx, mountGlobs, roles.byMount, statics.byMount);
 
   const diagnostics = ctx.diagnostics.sort(byPosition);
   if (!config || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   roles.roles.sort((a, b) => compare(a.mount, b.mount) || compare(a.name, b.name));
+  statics.staticRoles.sort((a, b) => compare(a.mount, b.mount) || compare(a.name, b.name));
   sinks.sort((a, b) => compare(a.name, b.name));
-  return { model: { repo: snapshot.source, commit: snapshot.commit, config, roles: roles.roles, sinks }, diagnostics };
+  return { model: { repo: snapshot.source, commit: snapshot.commit, config, roles: roles.roles, staticRoles: statics.staticRoles, sinks }, diagnostics };
 }
 
 function compare(a: string, b: string): number {

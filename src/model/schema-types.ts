@@ -203,7 +203,11 @@ export type SinkFile = {
   /**
    * Name of the role (its file name without .json) in the mount.
    */
-  role: string;
+  role?: string;
+  /**
+   * Name of a static role (static-roles/NAME.json) whose current key the sink delivers, instead of a role's credentials. Set role or static_role, not both.
+   */
+  static_role?: string;
   /**
    * Mount of the role (credops.yaml mounts). Default "aws".
    */
@@ -420,7 +424,47 @@ export interface Mount {
    */
   username_template?: string;
   /**
+   * Glob of this mount's static role files (Vault's static-roles/NAME), relative to the repo root. Default "static-roles/*.json" for mount aws; other mounts have none unless set.
+   */
+  static_roles?: string;
+  /**
    * Glob of this mount's role files, relative to the repo root. Default "roles/*.json" for mount aws; required for other mounts.
    */
   roles?: string;
+}
+
+// ---- static-role.schema.json -----------------------------------------------
+
+/**
+ * A Vault AWS static role (static-roles/NAME.json, what `vault write aws/static-roles/NAME` accepts): an existing IAM user whose access key credops rotates every rotation_period. The role name is the file name.
+ */
+export interface StaticRoleFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * The role's name, as `vault read aws/static-roles/NAME` prints it. Optional; when set it must be the file name.
+   */
+  name?: string;
+  /**
+   * The existing IAM user whose access key credops rotates. credops never creates or deletes this user.
+   */
+  username: string;
+  /**
+   * How often the key is replaced: seconds, or a duration such as "24h" (at least 1 second, as Vault requires).
+   */
+  rotation_period: number | string;
+  /**
+   * A role credops assumes, with the mount's identity, to manage a user in another account (Vault 1.19).
+   */
+  assume_role_arn?: string;
+  /**
+   * Session name when assuming assume_role_arn. Default: credops-static-NAME.
+   */
+  assume_role_session_name?: string;
+  /**
+   * External id passed when assuming assume_role_arn.
+   */
+  external_id?: string;
 }

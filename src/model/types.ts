@@ -57,6 +57,24 @@ export interface RoleSpec {
   mfa_serial_number?: string;
 }
 
+/**
+ * A static role (static-roles/NAME.json, Vault's aws/static-roles/NAME): an
+ * existing IAM user whose access key credops replaces every rotation_period.
+ * credops never creates or deletes the user, only its own access keys.
+ */
+export interface StaticRoleSpec {
+  mount: string;
+  name: string;
+  source: string;
+  username: string;
+  /** Seconds. */
+  rotation_period: number;
+  /** Manage the user through this role, assumed with the mount's identity (a user in another account). */
+  assume_role_arn?: string;
+  assume_role_session_name?: string;
+  external_id?: string;
+}
+
 export type DeletionPolicy = 'delete' | 'retain';
 
 /** One delivery: which role's credentials go where (sinks/NAME.yaml). */
@@ -64,7 +82,10 @@ export interface SinkSpec {
   name: string;
   source: string;
   mount: string;
+  /** The role whose credentials the sink holds; for a static sink, the static role's name. */
   role: string;
+  /** Set when the sink delivers the current key of the static role `role` (sinks/NAME.yaml `static_role:`). */
+  static_role?: true;
   /** Registry key of the sink type (src/sinks/index.ts): the one type key present in the file. */
   type: string;
   /** Type-specific settings, already validated by the sink schema. */
@@ -114,6 +135,8 @@ export interface MountConfig {
   username_template?: string;
   /** Glob, relative to the repo root, of this mount's role files. */
   roles: string;
+  /** Glob of this mount's static role files (default static-roles/*.json for mount aws). */
+  static_roles?: string;
 }
 
 export interface EngineConfig {
@@ -130,6 +153,8 @@ export interface DesiredModel {
   commit: string;
   config: EngineConfig;
   roles: RoleSpec[];
+  /** Absent means none (models and snapshots made before static roles existed). */
+  staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
 }
 
@@ -138,6 +163,8 @@ export interface AppliedSnapshot {
   commit?: string;
   appliedAt?: number;
   roles: RoleSpec[];
+  /** Absent means none (models and snapshots made before static roles existed). */
+  staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
   mounts: MountConfig[];
   /** Increases on every apply; saved plans record it to detect a changed state. */
@@ -239,6 +266,26 @@ export interface SinkChange {
   rotate?: boolean;
 }
 
+/** A static role added, changed or removed. Removing one stops the rotation and deletes credops's key, never the user. */
+export interface StaticRoleChange {
+  action: ChangeAction;
+  mount: string;
+  name: string;
+  source?: string;
+  fields: FieldChange[];
+}
+
+/** When a static role's key is next replaced. */
+export interface StaticRotation {
+  mount: string;
+  name: string;
+  username: string;
+  /** Epoch ms of the next rotation; absent when due now. */
+  at?: number;
+  /** "new static role", "rotation_period passed", "interrupted rotation"; absent when not due. */
+  due?: string;
+}
+
 /** A mount of credops.yaml added, changed or removed. */
 export interface MountChange {
   action: ChangeAction;
@@ -271,7 +318,11 @@ export interface Plan {
   /** Changes to credops.yaml mounts. makePlan always sets it; optional only for Plans built by hand. */
   mounts?: MountChange[];
   roles: RoleChange[];
+  /** Static role changes; absent in plans made before static roles existed. */
+  staticRoles?: StaticRoleChange[];
   sinks: SinkChange[];
+  /** Every static role of the repo and its next key rotation. Absent when not computed. */
+  staticRotations?: StaticRotation[];
   summary: { add: number; change: number; destroy: number };
   warnings: { file: string; line: number; column: number; pointer: string; message: string }[];
   /** Set by `plan --refresh`: live leases that no longer match AWS. Absent when AWS was not checked. */

@@ -21,7 +21,7 @@ export interface ChangeLine {
 
 export interface ChangeBlock {
   action: ChangeAction;
-  kind: 'mount' | 'role' | 'sink';
+  kind: 'mount' | 'role' | 'static role' | 'sink';
   /** `aws`, `aws/deploy`, `deploy-sm`. */
   address: string;
   source?: string;
@@ -42,12 +42,21 @@ export function planBlocks(plan: Plan): ChangeBlock[] {
     if (r.sinksToRotate.length) lines.push(note(`sinks to rotate: ${r.sinksToRotate.join(', ')}`));
     return { action: r.action, kind: 'role', address: `${r.mount}/${r.name}`, source: r.source, lines, widens: r.policy?.widens ? r.policy.reasons : [], leasesToRevoke: r.leasesToRevoke };
   });
+  const statics = (plan.staticRoles ?? []).map((r): ChangeBlock => {
+    const lines = fieldLines(r.action, r.fields);
+    const user = r.fields.find((f) => f.field === 'username');
+    const name = String(r.action === 'delete' ? user?.before : (user?.after ?? ''));
+    if (r.action === 'create') lines.push(note(`credops makes a new access key for IAM user ${name} now; the user's other keys stay until its first rotation`));
+    if (r.action === 'delete') lines.push(note(`credops stops rotating IAM user ${name}: the keys it made are deleted, the user is kept`));
+    if (user && r.action === 'update') lines.push(note(`credops stops rotating IAM user ${String(user.before)} (its keys made by credops are deleted) and starts on ${String(user.after)}`));
+    return { action: r.action, kind: 'static role', address: `${r.mount}/${r.name}`, source: r.source, lines, widens: [], leasesToRevoke: 0 };
+  });
   const sinks = plan.sinks.map((s): ChangeBlock => {
     const lines = fieldLines(s.action, s.fields);
     if (s.rotate) lines.push(note('credential will be rotated'));
     return { action: s.action, kind: 'sink', address: s.name, source: s.source, lines, widens: [], leasesToRevoke: 0 };
   });
-  return [...mounts, ...roles, ...sinks];
+  return [...mounts, ...roles, ...statics, ...sinks];
 }
 
 export const ACTION_MARKERS: Record<ChangeAction, Marker> = { create: '+', update: '~', delete: '-' };

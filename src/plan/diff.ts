@@ -13,6 +13,8 @@ import type {
   RoleSpec,
   SinkChange,
   SinkSpec,
+  StaticRoleChange,
+  StaticRoleSpec,
 } from '../model/types.js';
 import {
   MOUNT_FIELDS,
@@ -20,6 +22,7 @@ import {
   ROLE_FIELDS_THAT_ROTATE,
   SINK_CONFIG_PREFIX,
   SINK_FIELDS,
+  STATIC_ROLE_FIELDS,
   SENSITIVE_PLACEHOLDER,
   isSensitiveKey,
   redactNested,
@@ -48,7 +51,11 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
     .map(([before, after]) => roleChange(before, after, { desired, leases, createdSinks }))
     .filter((c): c is RoleChange => c !== undefined);
 
-  const all = [...mounts, ...roles, ...sinks];
+  const staticRoles = pair(applied.staticRoles ?? [], desired.staticRoles ?? [], roleAddress)
+    .map(([before, after]) => staticRoleChange(before, after))
+    .filter((c): c is StaticRoleChange => c !== undefined);
+
+  const all = [...mounts, ...roles, ...staticRoles, ...sinks];
   const count = (action: ChangeAction) => all.filter((c) => c.action === action).length;
   return {
     formatVersion: 1,
@@ -57,6 +64,7 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
     state: { ...(applied.commit !== undefined && { commit: applied.commit }), serial: applied.serial },
     mounts,
     roles,
+    staticRoles,
     sinks,
     summary: { add: count('create'), change: count('update'), destroy: count('delete') },
     warnings: warnings
@@ -129,6 +137,13 @@ function roleChange(
     leasesToRevoke,
     sinksToRotate,
   };
+}
+
+function staticRoleChange(before: StaticRoleSpec | undefined, after: StaticRoleSpec | undefined): StaticRoleChange | undefined {
+  const fields = diffFields(STATIC_ROLE_FIELDS, before, after);
+  if (!fields.length) return undefined;
+  const role = (after ?? before)!;
+  return { action: actionOf(before, after), mount: role.mount, name: role.name, source: role.source, fields };
 }
 
 function sinkChange(before: SinkSpec | undefined, after: SinkSpec | undefined): SinkChange | undefined {

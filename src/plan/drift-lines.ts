@@ -1,4 +1,5 @@
 import type { DriftItem, Plan, SinkWork } from '../model/types.js';
+import { formatDuration } from '../duration.js';
 import { compareStrings } from './normalise.js';
 
 /** The drift of one lease, for the text and markdown renderers. */
@@ -38,4 +39,18 @@ export function sinkWorkLines(plan: Plan): { marker: '+' | '~'; text: string }[]
   return [...(plan.sinkWork ?? [])]
     .sort((a, b) => compareStrings(a.sink, b.sink))
     .map((w: SinkWork) => ({ marker: w.work === 'issue' ? '+' : '~', text: `sink ${w.sink}: ${w.work} (${w.reason})` }));
+}
+
+export const STATIC_HEADING = 'Static roles (key rotation):';
+
+/** `~ static role aws/vendor (user vendor-bot): rotates now (rotation_period passed)`, or its next rotation. */
+export function staticRotationLines(plan: Plan, now = Date.now()): { marker: '~' | ' '; text: string }[] {
+  return [...(plan.staticRotations ?? [])]
+    .sort((a, b) => compareStrings(a.mount, b.mount) || compareStrings(a.name, b.name))
+    .map((r) => {
+      const what = `static role ${r.mount}/${r.name} (user ${r.username})`;
+      if (r.due !== undefined) return { marker: '~', text: `${what}: rotates now (${r.due})` };
+      const at = new Date(r.at ?? 0).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      return { marker: ' ', text: `${what}: next rotation ${at} (in ${formatDuration(Math.max(0, Math.round(((r.at ?? 0) - now) / 1000)))})` };
+    });
 }

@@ -1,4 +1,4 @@
-import type { MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import type { MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { normalisePolicy, uniqueSorted, canonical } from './normalise.js';
 
 /** How a field is compared and shown. */
@@ -55,11 +55,21 @@ export const ROLE_FIELDS_THAT_ROTATE = new Set([
   'session_tags',
 ]);
 
+/** In Vault's order (`vault read aws/static-roles/X`). */
+export const STATIC_ROLE_FIELDS: FieldDef<StaticRoleSpec>[] = [
+  { name: 'username', kind: 'scalar', get: (r) => r.username },
+  { name: 'rotation_period', kind: 'duration', get: (r) => r.rotation_period },
+  { name: 'assume_role_arn', kind: 'scalar', get: (r) => r.assume_role_arn },
+  { name: 'assume_role_session_name', kind: 'scalar', get: (r) => r.assume_role_session_name },
+  { name: 'external_id', kind: 'scalar', get: (r) => r.external_id },
+];
+
 /** Sink fields other than `config`, which is compared key by key as `config.KEY`. */
 export const SINK_FIELDS: FieldDef<SinkSpec>[] = [
   { name: 'type', kind: 'scalar', get: (s) => s.type },
   { name: 'mount', kind: 'scalar', get: (s) => s.mount },
-  { name: 'role', kind: 'scalar', get: (s) => s.role },
+  { name: 'role', kind: 'scalar', get: (s) => (s.static_role ? undefined : s.role) },
+  { name: 'static_role', kind: 'scalar', get: (s) => (s.static_role ? s.role : undefined) },
   { name: 'role_arn', kind: 'scalar', get: (s) => s.role_arn },
   { name: 'ttl', kind: 'duration', get: (s) => s.ttl },
   { name: 'renew_before', kind: 'duration', get: (s) => s.renew_before },
@@ -73,7 +83,7 @@ export const SINK_CONFIG_PREFIX = 'config.';
 
 /** The credential the sink holds was issued for the old values: a new one is published. */
 export function sinkFieldRotates(field: string): boolean {
-  return field.startsWith(SINK_CONFIG_PREFIX) || ['type', 'mount', 'role', 'role_arn', 'ttl'].includes(field);
+  return field.startsWith(SINK_CONFIG_PREFIX) || ['type', 'mount', 'role', 'static_role', 'role_arn', 'ttl'].includes(field);
 }
 
 export const MOUNT_FIELDS: FieldDef<MountConfig>[] = [
@@ -95,7 +105,7 @@ export const MOUNT_FIELDS: FieldDef<MountConfig>[] = [
   { name: 'roles', kind: 'scalar', get: (m) => m.roles },
 ];
 
-const KINDS = new Map<string, FieldKind>([...ROLE_FIELDS, ...SINK_FIELDS, ...MOUNT_FIELDS].map((f) => [f.name, f.kind]));
+const KINDS = new Map<string, FieldKind>([...ROLE_FIELDS, ...STATIC_ROLE_FIELDS, ...SINK_FIELDS, ...MOUNT_FIELDS].map((f) => [f.name, f.kind]));
 
 /** How a renderer shows a field of a plan (which may have been read back from JSON). */
 export function fieldKind(field: string): FieldKind {

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange, type SinkWork } from '../model/types.js';
+import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange, type SinkWork, type StaticRoleChange } from '../model/types.js';
 import { sortDrift } from './drift-lines.js';
 import { SENSITIVE_PLACEHOLDER, isSensitiveField } from './fields.js';
 import { compareStrings } from './normalise.js';
@@ -34,6 +34,7 @@ export function renderJson(plan: Plan): string {
       leases_to_revoke: r.leasesToRevoke,
       sinks_to_rotate: [...r.sinksToRotate].sort(compareStrings),
     })),
+    static_roles: (plan.staticRoles ?? []).map((r) => ({ action: r.action, mount: r.mount, name: r.name, source: r.source ?? null, fields: r.fields.map(fieldJson) })),
     sinks: byName(plan.sinks).map((s) => ({
       action: s.action,
       name: s.name,
@@ -47,6 +48,9 @@ export function renderJson(plan: Plan): string {
       .map((w) => ({ file: w.file, line: w.line, column: w.column, pointer: w.pointer, message: w.message })),
     // Only with --refresh: absent means AWS was not checked, [] that nothing drifted.
     ...(plan.drift && { drift: sortDrift(plan.drift).map((d) => ({ lease_id: d.leaseId, sink: d.sink ?? null, kind: d.kind, detail: d.detail })) }),
+    ...(plan.staticRotations && {
+      static_rotations: plan.staticRotations.map((r) => ({ mount: r.mount, name: r.name, username: r.username, next_rotation: r.at === undefined ? null : new Date(r.at).toISOString(), due: r.due ?? null })),
+    }),
     ...(plan.sinkWork && { sink_work: [...plan.sinkWork].sort((a, b) => compareStrings(a.sink, b.sink)).map((w) => ({ sink: w.sink, work: w.work, reason: w.reason })) }),
   };
   return `${JSON.stringify(json, null, 2)}\n`;
@@ -103,6 +107,12 @@ export function parsePlanJson(text: string): Plan {
         leasesToRevoke: c.integer('leases_to_revoke'),
         sinksToRotate: c.strings('sinks_to_rotate'),
       };
+    }),
+    ...(r.has('static_roles') && {
+      staticRoles: r.list('static_roles').map((c): StaticRoleChange => {
+        const source = c.optionalString('source');
+        return { action: c.action(), mount: c.string('mount'), name: c.string('name'), ...(source !== undefined && { source }), fields: fieldsOf(c) };
+      }),
     }),
     sinks: r.list('sinks').map((c): SinkChange => {
       const source = c.optionalString('source');

@@ -1,7 +1,7 @@
 import type { Plan } from '../model/types.js';
 import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeBlock, type ChangeLine } from './change-lines.js';
 import { summaryLine } from './summary.js';
-import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, SINK_WORK_HEADING, sinkWorkLines } from './drift-lines.js';
+import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, SINK_WORK_HEADING, sinkWorkLines, STATIC_HEADING, staticRotationLines } from './drift-lines.js';
 
 /** The first line of the comment: CI finds the comment by it and edits it in place on each push. */
 export const PLAN_COMMENT_MARKER = '<!-- credops-plan -->';
@@ -34,6 +34,11 @@ export function renderMarkdown(plan: Plan): string {
   const work = sinkWorkLines(plan);
   if (work.length) {
     head.push(`#### ${escapeText(SINK_WORK_HEADING.replace(/:$/, ''))}`, '', ...work.map((w) => `- ${code(w.text)}`), '');
+  }
+
+  const statics = staticRotationLines(plan);
+  if (statics.length) {
+    head.push(`#### ${escapeText(STATIC_HEADING.replace(/:$/, ''))}`, '', ...statics.map((s) => `- ${code(s.text)}`), '');
   }
 
   const drift = driftBlocks(plan);

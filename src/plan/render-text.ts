@@ -2,7 +2,7 @@ import { formatDiagnostic } from '../errors.js';
 import type { Plan } from '../model/types.js';
 import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeLine, type Marker } from './change-lines.js';
 import type { RenderOptions } from './render-options.js';
-import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, driftTitle, SINK_WORK_HEADING, sinkWorkLines } from './drift-lines.js';
+import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, driftTitle, SINK_WORK_HEADING, sinkWorkLines, STATIC_HEADING, staticRotationLines } from './drift-lines.js';
 import { summaryLine } from './summary.js';
 
 const ANSI = { reset: '\u001b[0m', bold: '\u001b[1m', dim: '\u001b[2m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m' };
@@ -27,6 +27,13 @@ export function renderText(plan: Plan, opts: RenderOptions = {}): string {
   if (work.length) {
     out.push(paint(ANSI.bold, SINK_WORK_HEADING), '');
     for (const w of work) out.push(`  ${paint(MARKER_COLOURS[w.marker], w.marker)} ${printable(w.text)}`);
+    out.push('');
+  }
+
+  const statics = staticRotationLines(plan);
+  if (statics.length) {
+    out.push(paint(ANSI.bold, STATIC_HEADING), '');
+    for (const s of statics) out.push(`  ${paint(MARKER_COLOURS[s.marker], s.marker)} ${printable(s.text)}`);
     out.push('');
   }
 

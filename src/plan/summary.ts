@@ -9,17 +9,18 @@ export function summaryLine(plan: Plan): string {
 
 /** Sink credentials due now: reconcile issues, renews or replaces them, so `--detailed-exitcode` counts them. */
 export function planHasWork(plan: Plan): boolean {
-  return (plan.sinkWork?.length ?? 0) > 0;
+  return (plan.sinkWork?.length ?? 0) > 0 || (plan.staticRotations ?? []).some((r) => r.due !== undefined);
 }
 
 function workLine(plan: Plan): string {
   const count = (work: string) => (plan.sinkWork ?? []).filter((w) => w.work === work).length;
   const parts = [['issue', 'to issue'], ['rotate', 'to replace'], ['renew', 'to renew']].filter(([w]) => count(w!) > 0).map(([w, what]) => `${count(w!)} ${what}`);
-  return `Sink credentials: ${parts.join(', ')}.`;
+  const statics = (plan.staticRotations ?? []).filter((r) => r.due !== undefined).length;
+  return [parts.length && `Sink credentials: ${parts.join(', ')}.`, statics && `Static role keys: ${statics} to rotate.`].filter(Boolean).join(' ');
 }
 
 export function planHasChanges(plan: Plan): boolean {
-  return (plan.mounts?.length ?? 0) + plan.roles.length + plan.sinks.length > 0;
+  return (plan.mounts?.length ?? 0) + plan.roles.length + (plan.staticRoles?.length ?? 0) + plan.sinks.length > 0;
 }
 
 /** Leases changed outside credops (`plan --refresh`): reconcile repairs them, so `--detailed-exitcode` counts them. */

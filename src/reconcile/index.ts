@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import type { SinkContext } from '../sinks/index.js';
 import { reconcileSinks, type SinkEvent, type SinkReport } from './lifecycle.js';
 import { planAgainstState } from './plan.js';
+import { reconcileStaticRoles, type StaticRoleEvent, type StaticRoleReport } from './static-roles.js';
 
 export { planAgainstState } from './plan.js';
 import { detectDrift, driftItems, repairDrift, type DriftEvent } from './drift.js';
@@ -37,13 +38,16 @@ export type ReconcileEvent =
   | { kind: 'no-changes'; commit: string }
   | { kind: 'root-rotated'; mount: string; accessKeyId?: string; oldAccessKeyId?: string; error?: string }
   | DriftEvent
-  | SinkEvent;
+  | SinkEvent
+  | StaticRoleEvent;
 
 export interface ReconcileResult {
   plan: Plan;
   applied: boolean;
   /** One per sink of the repo, and per sink removed from it. */
   sinks: SinkReport[];
+  /** One per static role of the repo, and per static role removed from it. */
+  staticRoles?: StaticRoleReport[];
   /** Every lease revoked: of removed roles and sinks, publishes that failed, and expired or retired ones. */
   revoked: string[];
   failed: { leaseId: string; error: string }[];
@@ -99,6 +103,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
     await state.apply({
       commit: desired.commit,
       roles: desired.roles,
+      staticRoles: desired.staticRoles ?? [],
       sinks: desired.sinks,
       mounts: Object.values(desired.config.mounts),
       expectSerial: plan.state.serial,
@@ -111,6 +116,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
 
   const sinks = await reconcileSinks({ state, engine, sinks: sinkContext, clock: deps.clock, log }, desired, { previous: applied.sinks });
   const revoked: string[] = [...repairedRevoked, ...sinks.flatMap((s) => s.revoked)];
+  const statics = await reconcileStaticRoles({ state, clients: deps.clients, clock: deps.clock, env: deps.env ?? process.env, sinks: sinkContext, log }, desired, applied);
 
   // A role removed from git takes its leases with it (Vault leaves them: its issue #1243).
   // A lease in its grace (replaced for a sink) is left for tidy to revoke when the grace ends.
@@ -147,7 +153,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
       failed.push({ leaseId: `${f.mount}/config/root`, error: f.error });
     }
   }
-  return { plan, applied: appliedNow, sinks, revoked, failed, ...(drift && { drift }) };
+  return { plan, applied: appliedNow, sinks, staticRoles: statics, revoked, failed, ...(drift && { drift }) };
 }
 
 /** Terraform's saved-plan rule: a plan applies only to the commit and state it was made against. */

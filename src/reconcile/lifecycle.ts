@@ -3,7 +3,8 @@ import type { Engine, IssuedCredential } from '../engine/index.js';
 import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { formatDuration } from '../duration.js';
 import { errorMessage, LockLostError, UserError } from '../errors.js';
-import type { DesiredModel, Lease, RoleSpec, SinkSpec } from '../model/types.js';
+import type { DesiredModel, Lease, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import { nextStaticDeadline } from './static-roles.js';
 import { canonicalJson } from '../plan/normalise.js';
 import { roleFingerprint, scheduleSink, type SinkSchedule } from './schedule.js';
 
@@ -73,14 +74,16 @@ export interface SinkReport {
  * replacement, the end of a grace, or an expiry. `watch` sleeps until then. A
  * moment in the past (0 for a sink without a credential) means now.
  */
-export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: SinkContext): Promise<number | undefined> {
+export async function nextDeadline(state: StateStore, sinks: SinkSpec[], ctx?: SinkContext, staticRoles: StaticRoleSpec[] = []): Promise<number | undefined> {
   const leases = await state.listLeases();
   let earliest: number | undefined;
   const consider = (at: number | undefined) => {
     if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
   };
   for (const lease of leases) consider(lease.revokeAt === undefined ? lease.expiresAt : Math.min(lease.revokeAt, lease.expiresAt));
+  consider(await nextStaticDeadline(state, staticRoles));
   for (const spec of sinks) {
+    if (spec.static_role) continue;
     const status = await state.getSinkStatus(spec.name);
     // Without a sink context the target cannot be computed; treat it as unchanged.
     const target = ctx ? describeSink(spec, ctx) : status?.published?.target;
@@ -124,6 +127,8 @@ export async function reconcileSinks(deps: LifecycleDeps, desired: DesiredModel,
   };
 
   for (const spec of desired.sinks) {
+    // A static role's sinks follow its rotation (static-roles.ts).
+    if (spec.static_role) continue;
     const now = clock.now();
     const status = sinkStatus[spec.name];
     let sink: Sink;

@@ -4,6 +4,7 @@ import { makePlan } from '../plan/index.js';
 import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
 import { roleFingerprint, scheduleSink } from './schedule.js';
+import { staticRotations } from './static-roles.js';
 
 /**
  * Makes the plan for the desired model against the state, with the sink
@@ -21,7 +22,8 @@ export async function planAgainstState(
   const applied = await state.getApplied();
   const { leases, sinkStatus } = await state.listLeasesAndSinkStatus();
   const plan = makePlan(desired, applied, leases, warnings);
-  return { ...plan, sinkWork: sinkWorkDue(sinkStatus, desired, plan, leases, opts) };
+  const statics = desired.staticRoles?.length ? { staticRotations: await staticRotations(state, desired, opts.now ?? Date.now()) } : {};
+  return { ...plan, sinkWork: sinkWorkDue(sinkStatus, desired, plan, leases, opts), ...statics };
 }
 
 function sinkWorkDue(statuses: Record<string, SinkStatus>, desired: DesiredModel, plan: Plan, leases: Lease[], opts: { sinks?: SinkContext; now?: number }): SinkWork[] {
@@ -31,7 +33,7 @@ function sinkWorkDue(statuses: Record<string, SinkStatus>, desired: DesiredModel
   const ctx = opts.sinks && { ...opts.sinks, mounts: desired.config.mounts };
   const work: SinkWork[] = [];
   for (const spec of desired.sinks) {
-    if (shown.has(spec.name)) continue;
+    if (shown.has(spec.name) || spec.static_role) continue;
     const status = statuses[spec.name];
     const role = desired.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
     const target = (ctx && describeSink(spec, ctx)) ?? status?.published?.target ?? '';

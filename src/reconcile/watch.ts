@@ -142,6 +142,7 @@ export async function watch(deps: WatchDeps): Promise<void> {
     const problems = [
       ...(readError ? [readError] : []),
       ...failedSinks.map((s) => `sink ${s.sink}: ${s.error ?? 'failed'}`),
+      ...(result.staticRoles ?? []).filter((s) => s.outcome === 'failed').map((s) => `static role ${s.mount}/${s.name}: ${s.error ?? 'failed'}`),
       ...result.failed.map((f) => `revoke ${f.leaseId}: ${f.error}`),
     ];
     log({

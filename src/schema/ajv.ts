@@ -9,6 +9,7 @@ export const SCHEMA_IDS = {
   policy: 'https://credops.dev/schemas/policy.schema.json',
   sink: 'https://credops.dev/schemas/sink.schema.json',
   config: 'https://credops.dev/schemas/config.schema.json',
+  static_role: 'https://credops.dev/schemas/static-role.schema.json',
 } as const;
 export type SchemaKind = keyof typeof SCHEMA_IDS;
 
@@ -37,7 +38,7 @@ const documents = new Map<SchemaKind, Record<string, unknown>>();
 export function schemaDocument(kind: SchemaKind): Record<string, unknown> {
   let doc = documents.get(kind);
   if (!doc) {
-    doc = JSON.parse(readFileSync(`${SCHEMAS_DIR}${kind}.schema.json`, 'utf8')) as Record<string, unknown>;
+    doc = JSON.parse(readFileSync(`${SCHEMAS_DIR}${SCHEMA_IDS[kind].slice(SCHEMA_IDS[kind].lastIndexOf('/') + 1)}`, 'utf8')) as Record<string, unknown>;
     documents.set(kind, doc);
   }
   return doc;

@@ -13,6 +13,8 @@ export interface MountGlob {
   name: string;
   /** Glob of the mount's role files, relative to the repo root. */
   roles: string;
+  /** Glob of the mount's static role files. */
+  static_roles?: string;
 }
 
 export interface RoleSource {
@@ -21,7 +23,7 @@ export interface RoleSource {
   path: string;
 }
 
-const NOT_ROLES = /^(?:credops\.ya?ml|policies\/.*|sinks\/.*)$/;
+const NOT_ROLES = /^(?:credops\.ya?ml|policies\/.*|sinks\/.*|static-roles\/.*)$/;
 const ROLE_EXTENSION = /\.(?:json|ya?ml)$/i;
 
 /**
@@ -82,17 +84,28 @@ export function policyReference(value: unknown): string | undefined {
  * as Vault's sts endpoint requires role_arn then).
  * `role` is null when the role file exists but did not validate.
  */
-export function checkSinkTarget(sink: SinkFile, mounts: readonly string[], rolesOfMount: ReadonlyMap<string, RoleSpec | null> | undefined): Finding[] {
+export function checkSinkTarget(
+  sink: SinkFile,
+  mounts: readonly string[],
+  rolesOfMount: ReadonlyMap<string, RoleSpec | null> | undefined,
+  staticRolesOfMount?: ReadonlyMap<string, unknown>,
+): Finding[] {
   const mount = sink.mount ?? 'aws';
   if (!mounts.includes(mount)) {
     const guess = closest(mount, mounts);
     return [{ pointer: '/mount', message: `mount "${mount}" is not declared in credops.yaml${guess ? ` (did you mean "${guess}"?)` : ` (mounts: ${mounts.join(', ')})`}` }];
   }
-  if (!rolesOfMount?.has(sink.role)) {
-    const guess = closest(sink.role, [...(rolesOfMount?.keys() ?? [])]);
-    return [{ pointer: '/role', message: `role "${sink.role}" does not exist in mount ${mount}${guess ? ` (did you mean "${guess}"?)` : ''}` }];
+  if (sink.static_role !== undefined) {
+    if (staticRolesOfMount?.has(sink.static_role)) return [];
+    const guess = closest(sink.static_role, [...(staticRolesOfMount?.keys() ?? [])]);
+    return [{ pointer: '/static_role', message: `static role "${sink.static_role}" does not exist in mount ${mount}${guess ? ` (did you mean "${guess}"?)` : ''}` }];
   }
-  const role = rolesOfMount.get(sink.role);
+  const roleName = sink.role!;
+  if (!rolesOfMount?.has(roleName)) {
+    const guess = closest(roleName, [...(rolesOfMount?.keys() ?? [])]);
+    return [{ pointer: '/role', message: `role "${roleName}" does not exist in mount ${mount}${guess ? ` (did you mean "${guess}"?)` : ''}` }];
+  }
+  const role = rolesOfMount.get(roleName);
   if (!role) return [];
   const assumes = typesWhere(role.credential_types, (r) => r.uses.includes('role_arns')).length > 0;
   if (sink.role_arn !== undefined) {

@@ -1,4 +1,4 @@
-import type { ConfigFile, RoleFile, SinkFile } from '../model/schema-types.js';
+import type { ConfigFile, RoleFile, SinkFile, StaticRoleFile } from '../model/schema-types.js';
 import { CREDENTIAL_TYPES } from '../model/types.js';
 import { rulesOf, typesWhere, type CredentialTypeRules } from './credential-types.js';
 import type { Finding } from './finding.js';
@@ -91,7 +91,22 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
   },
 ];
 
+/** Fields that shape an issued credential: a static role's key is not issued, it is rotated on its own period. */
+const NOT_FOR_STATIC_SINKS = ['role_arn', 'ttl', 'renew_before'] as const;
+
 export const SINK_RULES: Rule<SinkFile>[] = [
+  {
+    name: 'role or static_role',
+    check(sink) {
+      if (sink.role === undefined && sink.static_role === undefined) return [{ pointer: '', message: 'must set "role" (a role of the mount) or "static_role" (a static role of the mount)' }];
+      if (sink.role !== undefined && sink.static_role !== undefined) return [{ pointer: '/static_role', message: 'a sink delivers either a role ("role") or a static role ("static_role"), not both' }];
+      if (sink.static_role === undefined) return [];
+      return NOT_FOR_STATIC_SINKS.filter((f) => sink[f] !== undefined).map((f) => ({
+        pointer: `/${f}`,
+        message: `is not used with "static_role": a static role's key is replaced every rotation_period of the static role`,
+      }));
+    },
+  },
   {
     name: 'renew_before < ttl',
     check(sink) {
@@ -100,6 +115,26 @@ export const SINK_RULES: Rule<SinkFile>[] = [
       return ttl !== undefined && renew !== undefined && renew >= ttl
         ? [{ pointer: '/renew_before', message: `"renew_before" (${renew} s) must be less than "ttl" (${ttl} s): the credential would be renewed as soon as it is issued` }]
         : [];
+    },
+  },
+];
+
+export const STATIC_ROLE_RULES: Rule<StaticRoleFile>[] = [
+  {
+    // Vault's validateRotationPeriod: at least one second ("0s" passes the schema's pattern).
+    name: 'rotation_period >= 1s',
+    check(role) {
+      const seconds = durationSeconds(role.rotation_period);
+      return seconds === undefined || seconds < 1 ? [{ pointer: '/rotation_period', message: 'role rotation period out of range: must be at least 1 second' }] : [];
+    },
+  },
+  {
+    name: 'assume_role_* need assume_role_arn',
+    check(role) {
+      if (role.assume_role_arn !== undefined) return [];
+      return (['assume_role_session_name', 'external_id'] as const)
+        .filter((f) => role[f] !== undefined)
+        .map((f) => ({ pointer: `/${f}`, message: 'is only used with "assume_role_arn"' }));
     },
   },
 ];

@@ -4270,7 +4270,7 @@ validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 export const policy = validate21;
 
 export const sink = validate23;
-const schema39 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/sink.schema.json","title":"credops sink","description":"A delivery (sinks/NAME.yaml): which role's credentials credops issues, keeps fresh and publishes where. Exactly one sink type block.","type":"object","additionalProperties":false,"required":["role"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"role":{"description":"Name of the role (its file name without .json) in the mount.","type":"string","minLength":1},"mount":{"description":"Mount of the role (credops.yaml mounts). Default \"aws\".","type":"string","minLength":1,"default":"aws"},"ttl":{"description":"TTL of the issued credential: iam_user lease TTL or STS credential TTL. Default: the mount's lease (iam_user) or the role's default_sts_ttl.","$ref":"role.schema.json#/$defs/duration"},"renew_before":{"description":"How long before expiry the credential is renewed or replaced. Default: a third of the TTL.","$ref":"role.schema.json#/$defs/duration"},"grace":{"description":"How long the replaced credential stays valid after its replacement is published. Default 5m.","$ref":"role.schema.json#/$defs/duration","default":"5m"},"role_arn":{"description":"Which of the role's role_arns to assume (assumed_role roles with several).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/deploy"},"deletion_policy":{"description":"When the sink is removed from git: delete the published secret, or retain it.","enum":["delete","retain"],"default":"delete"},"verify":{"description":"Publish a new iam_user key only once STS accepts it (IAM is eventually consistent). Default true.","type":"boolean","default":true},"adopt":{"description":"Take over the target even when another credops state published it (its owner is recorded on the target: a Secrets Manager tag, a file's marker). Default false: such a target is refused, naming its owner. credops reconcile --adopt SINK does the same for one run.","type":"boolean","default":false},"secretsmanager":{"$ref":"#/$defs/secretsmanager"},"file":{"$ref":"#/$defs/file"}},"oneOf":[{"required":["secretsmanager"]},{"required":["file"]}],"$defs":{"secretsmanager":{"title":"SecretsManagerSink","description":"Publish to an AWS Secrets Manager secret (JSON: AccessKeyId, SecretAccessKey, SessionToken, Expiration, lease_id).","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Secret name or ARN.","type":"string","pattern":"^[\\w/+=.@:-]{1,2048}$","errorMessage":"must be a secret name (letters, digits, /_+=.@-) or a secret ARN"},"region":{"description":"Region of the secret. Default: the mount's region.","type":"string","pattern":"^[a-z0-9-]{1,64}$"},"endpoint":{"description":"Secrets Manager endpoint URL (AWS-compatible services).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"kms_key_id":{"description":"KMS key ID, ARN or alias for the secret.","type":"string","minLength":1,"maxLength":2048},"recovery_window_days":{"description":"Days Secrets Manager keeps a deleted secret recoverable (7 to 30), or 0 to delete it at once (ForceDeleteWithoutRecovery).","type":"integer","anyOf":[{"const":0},{"minimum":7,"maximum":30}],"errorMessage":"must be 0 (delete at once) or between 7 and 30 days"}}},"file":{"title":"FileSink","description":"Write to a local file (mode 0600), e.g. an AWS shared credentials file.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"File path; relative paths are relative to the working directory of credops.","type":"string","minLength":1},"format":{"description":"ini (AWS shared credentials file), json, or dotenv. Default ini.","enum":["ini","json","dotenv"],"default":"ini"},"profile":{"description":"Profile section of the ini file. Default \"default\". ini only.","type":"string","pattern":"^[^\\[\\]\\r\\n]+$","errorMessage":"must be a profile name without [, ] or line breaks"}},"allOf":[{"if":{"required":["profile","format"],"properties":{"format":{"enum":["json","dotenv"]}}},"then":{"properties":{"profile":{"not":true,"errorMessage":"profile is only used with format ini"}}}},{"if":{"properties":{"format":{"const":"ini"}}},"then":{"properties":{"profile":{"default":"default"}}}}]}}};
+const schema39 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/sink.schema.json","title":"credops sink","description":"A delivery (sinks/NAME.yaml): which role's credentials credops issues, keeps fresh and publishes where. Exactly one sink type block.","type":"object","additionalProperties":false,"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"role":{"description":"Name of the role (its file name without .json) in the mount.","type":"string","minLength":1},"static_role":{"description":"Name of a static role (static-roles/NAME.json) whose current key the sink delivers, instead of a role's credentials. Set role or static_role, not both.","type":"string","minLength":1},"mount":{"description":"Mount of the role (credops.yaml mounts). Default \"aws\".","type":"string","minLength":1,"default":"aws"},"ttl":{"description":"TTL of the issued credential: iam_user lease TTL or STS credential TTL. Default: the mount's lease (iam_user) or the role's default_sts_ttl.","$ref":"role.schema.json#/$defs/duration"},"renew_before":{"description":"How long before expiry the credential is renewed or replaced. Default: a third of the TTL.","$ref":"role.schema.json#/$defs/duration"},"grace":{"description":"How long the replaced credential stays valid after its replacement is published. Default 5m.","$ref":"role.schema.json#/$defs/duration","default":"5m"},"role_arn":{"description":"Which of the role's role_arns to assume (assumed_role roles with several).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/deploy"},"deletion_policy":{"description":"When the sink is removed from git: delete the published secret, or retain it.","enum":["delete","retain"],"default":"delete"},"verify":{"description":"Publish a new iam_user key only once STS accepts it (IAM is eventually consistent). Default true.","type":"boolean","default":true},"adopt":{"description":"Take over the target even when another credops state published it (its owner is recorded on the target: a Secrets Manager tag, a file's marker). Default false: such a target is refused, naming its owner. credops reconcile --adopt SINK does the same for one run.","type":"boolean","default":false},"secretsmanager":{"$ref":"#/$defs/secretsmanager"},"file":{"$ref":"#/$defs/file"}},"oneOf":[{"required":["secretsmanager"]},{"required":["file"]}],"$defs":{"secretsmanager":{"title":"SecretsManagerSink","description":"Publish to an AWS Secrets Manager secret (JSON: AccessKeyId, SecretAccessKey, SessionToken, Expiration, lease_id).","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Secret name or ARN.","type":"string","pattern":"^[\\w/+=.@:-]{1,2048}$","errorMessage":"must be a secret name (letters, digits, /_+=.@-) or a secret ARN"},"region":{"description":"Region of the secret. Default: the mount's region.","type":"string","pattern":"^[a-z0-9-]{1,64}$"},"endpoint":{"description":"Secrets Manager endpoint URL (AWS-compatible services).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"kms_key_id":{"description":"KMS key ID, ARN or alias for the secret.","type":"string","minLength":1,"maxLength":2048},"recovery_window_days":{"description":"Days Secrets Manager keeps a deleted secret recoverable (7 to 30), or 0 to delete it at once (ForceDeleteWithoutRecovery).","type":"integer","anyOf":[{"const":0},{"minimum":7,"maximum":30}],"errorMessage":"must be 0 (delete at once) or between 7 and 30 days"}}},"file":{"title":"FileSink","description":"Write to a local file (mode 0600), e.g. an AWS shared credentials file.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"File path; relative paths are relative to the working directory of credops.","type":"string","minLength":1},"format":{"description":"ini (AWS shared credentials file), json, or dotenv. Default ini.","enum":["ini","json","dotenv"],"default":"ini"},"profile":{"description":"Profile section of the ini file. Default \"default\". ini only.","type":"string","pattern":"^[^\\[\\]\\r\\n]+$","errorMessage":"must be a profile name without [, ] or line breaks"}},"allOf":[{"if":{"required":["profile","format"],"properties":{"format":{"enum":["json","dotenv"]}}},"then":{"properties":{"profile":{"not":true,"errorMessage":"profile is only used with format ini"}}}},{"if":{"properties":{"format":{"const":"ini"}}},"then":{"properties":{"profile":{"default":"default"}}}}]}}};
 const schema43 = {"title":"SecretsManagerSink","description":"Publish to an AWS Secrets Manager secret (JSON: AccessKeyId, SecretAccessKey, SessionToken, Expiration, lease_id).","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Secret name or ARN.","type":"string","pattern":"^[\\w/+=.@:-]{1,2048}$","errorMessage":"must be a secret name (letters, digits, /_+=.@-) or a secret ARN"},"region":{"description":"Region of the secret. Default: the mount's region.","type":"string","pattern":"^[a-z0-9-]{1,64}$"},"endpoint":{"description":"Secrets Manager endpoint URL (AWS-compatible services).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"kms_key_id":{"description":"KMS key ID, ARN or alias for the secret.","type":"string","minLength":1,"maxLength":2048},"recovery_window_days":{"description":"Days Secrets Manager keeps a deleted secret recoverable (7 to 30), or 0 to delete it at once (ForceDeleteWithoutRecovery).","type":"integer","anyOf":[{"const":0},{"minimum":7,"maximum":30}],"errorMessage":"must be 0 (delete at once) or between 7 and 30 days"}}};
 const schema44 = {"title":"FileSink","description":"Write to a local file (mode 0600), e.g. an AWS shared credentials file.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"File path; relative paths are relative to the working directory of credops.","type":"string","minLength":1},"format":{"description":"ini (AWS shared credentials file), json, or dotenv. Default ini.","enum":["ini","json","dotenv"],"default":"ini"},"profile":{"description":"Profile section of the ini file. Default \"default\". ini only.","type":"string","pattern":"^[^\\[\\]\\r\\n]+$","errorMessage":"must be a profile name without [, ] or line breaks"}},"allOf":[{"if":{"required":["profile","format"],"properties":{"format":{"enum":["json","dotenv"]}}},"then":{"properties":{"profile":{"not":true,"errorMessage":"profile is only used with format ini"}}}},{"if":{"properties":{"format":{"const":"ini"}}},"then":{"properties":{"profile":{"default":"default"}}}}]};
 const pattern57 = new RegExp("^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$", "u");
@@ -4372,8 +4372,9 @@ data.verify = true;
 if(data.adopt === undefined){
 data.adopt = false;
 }
-if(data.role === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'",schema:schema39.required,parentSchema:schema39,data};
+for(const key0 in data){
+if(!(func30.call(schema39.properties, key0))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4382,9 +4383,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func30.call(schema39.properties, key0))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data};
+}
+if(data.$schema !== undefined){
+let data0 = data.$schema;
+if(typeof data0 !== "string"){
+const err4 = {instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.$schema.type,parentSchema:schema39.properties.$schema,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4394,10 +4397,11 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.$schema !== undefined){
-let data0 = data.$schema;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.$schema.type,parentSchema:schema39.properties.$schema,data:data0};
+if(data.role !== undefined){
+let data1 = data.role;
+if(typeof data1 === "string"){
+if(func1(data1) < 1){
+const err5 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.role,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4407,11 +4411,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data.role !== undefined){
-let data1 = data.role;
-if(typeof data1 === "string"){
-if(func1(data1) < 1){
-const err6 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.role,data:data1};
+else {
+const err6 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.role.type,parentSchema:schema39.properties.role,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4421,8 +4422,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-else {
-const err7 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.role.type,parentSchema:schema39.properties.role,data:data1};
+if(data.static_role !== undefined){
+let data2 = data.static_role;
+if(typeof data2 === "string"){
+if(func1(data2) < 1){
+const err7 = {instancePath:instancePath+"/static_role",schemaPath:"#/properties/static_role/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.static_role,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4432,10 +4436,8 @@ vErrors.push(err7);
 errors++;
 }
 }
-let data2 = data.mount;
-if(typeof data2 === "string"){
-if(func1(data2) < 1){
-const err8 = {instancePath:instancePath+"/mount",schemaPath:"#/properties/mount/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.mount,data:data2};
+else {
+const err8 = {instancePath:instancePath+"/static_role",schemaPath:"#/properties/static_role/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.static_role.type,parentSchema:schema39.properties.static_role,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4445,8 +4447,10 @@ vErrors.push(err8);
 errors++;
 }
 }
-else {
-const err9 = {instancePath:instancePath+"/mount",schemaPath:"#/properties/mount/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.mount.type,parentSchema:schema39.properties.mount,data:data2};
+let data3 = data.mount;
+if(typeof data3 === "string"){
+if(func1(data3) < 1){
+const err9 = {instancePath:instancePath+"/mount",schemaPath:"#/properties/mount/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.mount,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4455,10 +4459,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data.ttl !== undefined){
-let data3 = data.ttl;
-if(((!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))) && (typeof data3 !== "string")) && (data3 !== null)){
-const err10 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data3};
+}
+else {
+const err10 = {instancePath:instancePath+"/mount",schemaPath:"#/properties/mount/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.mount.type,parentSchema:schema39.properties.mount,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4467,9 +4470,10 @@ vErrors.push(err10);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data3};
+if(data.ttl !== undefined){
+let data4 = data.ttl;
+if(((!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))) && (typeof data4 !== "string")) && (data4 !== null)){
+const err11 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4478,8 +4482,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data3 < 0 || isNaN(data3)){
-const err12 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data3};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+const err12 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4488,10 +4493,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(typeof data3 === "string"){
-if(!pattern41.test(data3)){
-const err13 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data3};
+if(data4 < 0 || isNaN(data4)){
+const err13 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4501,11 +4504,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
-if(data.renew_before !== undefined){
-let data4 = data.renew_before;
-if(((!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))) && (typeof data4 !== "string")) && (data4 !== null)){
-const err14 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data4};
+if(typeof data4 === "string"){
+if(!pattern41.test(data4)){
+const err14 = {instancePath:instancePath+"/ttl",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4514,9 +4515,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9007199254740991 || isNaN(data4)){
-const err15 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data4};
+}
+}
+if(data.renew_before !== undefined){
+let data5 = data.renew_before;
+if(((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (typeof data5 !== "string")) && (data5 !== null)){
+const err15 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4525,8 +4529,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err16 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data4};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9007199254740991 || isNaN(data5)){
+const err16 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4535,10 +4540,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(typeof data4 === "string"){
-if(!pattern41.test(data4)){
-const err17 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data4};
+if(data5 < 0 || isNaN(data5)){
+const err17 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4548,10 +4551,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-let data5 = data.grace;
-if(((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (typeof data5 !== "string")) && (data5 !== null)){
-const err18 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data5};
+if(typeof data5 === "string"){
+if(!pattern41.test(data5)){
+const err18 = {instancePath:instancePath+"/renew_before",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4560,9 +4562,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 9007199254740991 || isNaN(data5)){
-const err19 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data5};
+}
+}
+let data6 = data.grace;
+if(((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (typeof data6 !== "string")) && (data6 !== null)){
+const err19 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/type",keyword:"type",params:{type: schema37.type},message:"must be integer,string,null",schema:schema37.type,parentSchema:schema37,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4571,8 +4575,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data5 < 0 || isNaN(data5)){
-const err20 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data5};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+const err20 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema37,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4581,10 +4586,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-if(typeof data5 === "string"){
-if(!pattern41.test(data5)){
-const err21 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data5};
+if(data6 < 0 || isNaN(data6)){
+const err21 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4594,11 +4597,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.role_arn !== undefined){
-let data6 = data.role_arn;
 if(typeof data6 === "string"){
-if(!pattern57.test(data6)){
-const err22 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$",parentSchema:schema39.properties.role_arn,data:data6};
+if(!pattern41.test(data6)){
+const err22 = {instancePath:instancePath+"/grace",schemaPath:"role.schema.json#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)?\\s*$",parentSchema:schema37,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4608,8 +4609,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-else {
-const err23 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.role_arn.type,parentSchema:schema39.properties.role_arn,data:data6};
+if(data.role_arn !== undefined){
+let data7 = data.role_arn;
+if(typeof data7 === "string"){
+if(!pattern57.test(data7)){
+const err23 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$",parentSchema:schema39.properties.role_arn,data:data7};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4619,9 +4623,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-let data7 = data.deletion_policy;
-if(!((data7 === "delete") || (data7 === "retain"))){
-const err24 = {instancePath:instancePath+"/deletion_policy",schemaPath:"#/properties/deletion_policy/enum",keyword:"enum",params:{allowedValues: schema39.properties.deletion_policy.enum},message:"must be equal to one of the allowed values",schema:schema39.properties.deletion_policy.enum,parentSchema:schema39.properties.deletion_policy,data:data7};
+else {
+const err24 = {instancePath:instancePath+"/role_arn",schemaPath:"#/properties/role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.role_arn.type,parentSchema:schema39.properties.role_arn,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4630,9 +4633,10 @@ vErrors.push(err24);
 }
 errors++;
 }
-let data8 = data.verify;
-if(typeof data8 !== "boolean"){
-const err25 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema39.properties.verify.type,parentSchema:schema39.properties.verify,data:data8};
+}
+let data8 = data.deletion_policy;
+if(!((data8 === "delete") || (data8 === "retain"))){
+const err25 = {instancePath:instancePath+"/deletion_policy",schemaPath:"#/properties/deletion_policy/enum",keyword:"enum",params:{allowedValues: schema39.properties.deletion_policy.enum},message:"must be equal to one of the allowed values",schema:schema39.properties.deletion_policy.enum,parentSchema:schema39.properties.deletion_policy,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4641,9 +4645,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-let data9 = data.adopt;
+let data9 = data.verify;
 if(typeof data9 !== "boolean"){
-const err26 = {instancePath:instancePath+"/adopt",schemaPath:"#/properties/adopt/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema39.properties.adopt.type,parentSchema:schema39.properties.adopt,data:data9};
+const err26 = {instancePath:instancePath+"/verify",schemaPath:"#/properties/verify/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema39.properties.verify.type,parentSchema:schema39.properties.verify,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4652,11 +4656,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data.secretsmanager !== undefined){
-let data10 = data.secretsmanager;
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(data10.name === undefined){
-const err27 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema43.required,parentSchema:schema43,data:data10};
+let data10 = data.adopt;
+if(typeof data10 !== "boolean"){
+const err27 = {instancePath:instancePath+"/adopt",schemaPath:"#/properties/adopt/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema39.properties.adopt.type,parentSchema:schema39.properties.adopt,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4665,9 +4667,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key1 in data10){
-if(!(((((key1 === "name") || (key1 === "region")) || (key1 === "endpoint")) || (key1 === "kms_key_id")) || (key1 === "recovery_window_days"))){
-const err28 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema43,data:data10};
+if(data.secretsmanager !== undefined){
+let data11 = data.secretsmanager;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(data11.name === undefined){
+const err28 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema43.required,parentSchema:schema43,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4676,12 +4680,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data10.name !== undefined){
-let data11 = data10.name;
-if(typeof data11 === "string"){
-if(!pattern58.test(data11)){
-const err29 = {instancePath:instancePath+"/secretsmanager/name",schemaPath:"#/$defs/secretsmanager/properties/name/pattern",keyword:"pattern",params:{pattern: "^[\\w/+=.@:-]{1,2048}$"},message:"must match pattern \""+"^[\\w/+=.@:-]{1,2048}$"+"\"",schema:"^[\\w/+=.@:-]{1,2048}$",parentSchema:schema43.properties.name,data:data11};
+for(const key1 in data11){
+if(!(((((key1 === "name") || (key1 === "region")) || (key1 === "endpoint")) || (key1 === "kms_key_id")) || (key1 === "recovery_window_days"))){
+const err29 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema43,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4691,8 +4692,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/secretsmanager/name",schemaPath:"#/$defs/secretsmanager/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.name.type,parentSchema:schema43.properties.name,data:data11};
+if(data11.name !== undefined){
+let data12 = data11.name;
+if(typeof data12 === "string"){
+if(!pattern58.test(data12)){
+const err30 = {instancePath:instancePath+"/secretsmanager/name",schemaPath:"#/$defs/secretsmanager/properties/name/pattern",keyword:"pattern",params:{pattern: "^[\\w/+=.@:-]{1,2048}$"},message:"must match pattern \""+"^[\\w/+=.@:-]{1,2048}$"+"\"",schema:"^[\\w/+=.@:-]{1,2048}$",parentSchema:schema43.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4702,11 +4706,8 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data10.region !== undefined){
-let data12 = data10.region;
-if(typeof data12 === "string"){
-if(!pattern59.test(data12)){
-const err31 = {instancePath:instancePath+"/secretsmanager/region",schemaPath:"#/$defs/secretsmanager/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]{1,64}$"},message:"must match pattern \""+"^[a-z0-9-]{1,64}$"+"\"",schema:"^[a-z0-9-]{1,64}$",parentSchema:schema43.properties.region,data:data12};
+else {
+const err31 = {instancePath:instancePath+"/secretsmanager/name",schemaPath:"#/$defs/secretsmanager/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.name.type,parentSchema:schema43.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4716,8 +4717,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-else {
-const err32 = {instancePath:instancePath+"/secretsmanager/region",schemaPath:"#/$defs/secretsmanager/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.region.type,parentSchema:schema43.properties.region,data:data12};
+if(data11.region !== undefined){
+let data13 = data11.region;
+if(typeof data13 === "string"){
+if(!pattern59.test(data13)){
+const err32 = {instancePath:instancePath+"/secretsmanager/region",schemaPath:"#/$defs/secretsmanager/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]{1,64}$"},message:"must match pattern \""+"^[a-z0-9-]{1,64}$"+"\"",schema:"^[a-z0-9-]{1,64}$",parentSchema:schema43.properties.region,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4727,11 +4731,8 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data10.endpoint !== undefined){
-let data13 = data10.endpoint;
-if(typeof data13 === "string"){
-if(!pattern60.test(data13)){
-const err33 = {instancePath:instancePath+"/secretsmanager/endpoint",schemaPath:"#/$defs/secretsmanager/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema43.properties.endpoint,data:data13};
+else {
+const err33 = {instancePath:instancePath+"/secretsmanager/region",schemaPath:"#/$defs/secretsmanager/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.region.type,parentSchema:schema43.properties.region,data:data13};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4741,8 +4742,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/secretsmanager/endpoint",schemaPath:"#/$defs/secretsmanager/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.endpoint.type,parentSchema:schema43.properties.endpoint,data:data13};
+if(data11.endpoint !== undefined){
+let data14 = data11.endpoint;
+if(typeof data14 === "string"){
+if(!pattern60.test(data14)){
+const err34 = {instancePath:instancePath+"/secretsmanager/endpoint",schemaPath:"#/$defs/secretsmanager/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema43.properties.endpoint,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4752,11 +4756,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data10.kms_key_id !== undefined){
-let data14 = data10.kms_key_id;
-if(typeof data14 === "string"){
-if(func1(data14) > 2048){
-const err35 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters",schema:2048,parentSchema:schema43.properties.kms_key_id,data:data14};
+else {
+const err35 = {instancePath:instancePath+"/secretsmanager/endpoint",schemaPath:"#/$defs/secretsmanager/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.endpoint.type,parentSchema:schema43.properties.endpoint,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4765,8 +4766,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(func1(data14) < 1){
-const err36 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema43.properties.kms_key_id,data:data14};
+}
+if(data11.kms_key_id !== undefined){
+let data15 = data11.kms_key_id;
+if(typeof data15 === "string"){
+if(func1(data15) > 2048){
+const err36 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters",schema:2048,parentSchema:schema43.properties.kms_key_id,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4775,9 +4780,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.kms_key_id.type,parentSchema:schema43.properties.kms_key_id,data:data14};
+if(func1(data15) < 1){
+const err37 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema43.properties.kms_key_id,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4787,10 +4791,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data10.recovery_window_days !== undefined){
-let data15 = data10.recovery_window_days;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err38 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema43.properties.recovery_window_days.type,parentSchema:schema43.properties.recovery_window_days,data:data15};
+else {
+const err38 = {instancePath:instancePath+"/secretsmanager/kms_key_id",schemaPath:"#/$defs/secretsmanager/properties/kms_key_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.kms_key_id.type,parentSchema:schema43.properties.kms_key_id,data:data15};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4799,11 +4801,11 @@ vErrors.push(err38);
 }
 errors++;
 }
-const _errs47 = errors;
-let valid7 = false;
-const _errs48 = errors;
-if(0 !== data15){
-const err39 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/0/const",keyword:"const",params:{allowedValue: 0},message:"must be equal to constant",schema:0,parentSchema:schema43.properties.recovery_window_days.anyOf[0],data:data15};
+}
+if(data11.recovery_window_days !== undefined){
+let data16 = data11.recovery_window_days;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err39 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema43.properties.recovery_window_days.type,parentSchema:schema43.properties.recovery_window_days,data:data16};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4812,12 +4814,11 @@ vErrors.push(err39);
 }
 errors++;
 }
-var _valid1 = _errs48 === errors;
-valid7 = valid7 || _valid1;
 const _errs49 = errors;
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 30 || isNaN(data15)){
-const err40 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema43.properties.recovery_window_days.anyOf[1],data:data15};
+let valid7 = false;
+const _errs50 = errors;
+if(0 !== data16){
+const err40 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/0/const",keyword:"const",params:{allowedValue: 0},message:"must be equal to constant",schema:0,parentSchema:schema43.properties.recovery_window_days.anyOf[0],data:data16};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4826,8 +4827,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data15 < 7 || isNaN(data15)){
-const err41 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 7},message:"must be >= 7",schema:7,parentSchema:schema43.properties.recovery_window_days.anyOf[1],data:data15};
+var _valid1 = _errs50 === errors;
+valid7 = valid7 || _valid1;
+const _errs51 = errors;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 30 || isNaN(data16)){
+const err41 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema43.properties.recovery_window_days.anyOf[1],data:data16};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4836,11 +4841,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-var _valid1 = _errs49 === errors;
-valid7 = valid7 || _valid1;
-if(!valid7){
-const err42 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema43.properties.recovery_window_days.anyOf,parentSchema:schema43.properties.recovery_window_days,data:data15};
+if(data16 < 7 || isNaN(data16)){
+const err42 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 7},message:"must be >= 7",schema:7,parentSchema:schema43.properties.recovery_window_days.anyOf[1],data:data16};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4849,11 +4851,24 @@ vErrors.push(err42);
 }
 errors++;
 }
+}
+var _valid1 = _errs51 === errors;
+valid7 = valid7 || _valid1;
+if(!valid7){
+const err43 = {instancePath:instancePath+"/secretsmanager/recovery_window_days",schemaPath:"#/$defs/secretsmanager/properties/recovery_window_days/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema43.properties.recovery_window_days.anyOf,parentSchema:schema43.properties.recovery_window_days,data:data16};
+if(vErrors === null){
+vErrors = [err43];
+}
 else {
-errors = _errs47;
+vErrors.push(err43);
+}
+errors++;
+}
+else {
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
@@ -4863,25 +4878,7 @@ vErrors = null;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.type,parentSchema:schema43,data:data10};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-}
-if(data.file !== undefined){
-let data16 = data.file;
-const _errs55 = errors;
-let valid10 = true;
-const _errs56 = errors;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-let missing0;
-if(((data16.profile === undefined) && (missing0 = "profile")) || ((data16.format === undefined) && (missing0 = "format"))){
-const err44 = {};
+const err44 = {instancePath:instancePath+"/secretsmanager",schemaPath:"#/$defs/secretsmanager/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.type,parentSchema:schema43,data:data11};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4890,10 +4887,15 @@ vErrors.push(err44);
 }
 errors++;
 }
-else {
-if(data16.format !== undefined){
-let data17 = data16.format;
-if(!((data17 === "json") || (data17 === "dotenv"))){
+}
+if(data.file !== undefined){
+let data17 = data.file;
+const _errs57 = errors;
+let valid10 = true;
+const _errs58 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+let missing0;
+if(((data17.profile === undefined) && (missing0 = "profile")) || ((data17.format === undefined) && (missing0 = "format"))){
 const err45 = {};
 if(vErrors === null){
 vErrors = [err45];
@@ -4903,24 +4905,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-}
-var _valid2 = _errs56 === errors;
-errors = _errs55;
-if(vErrors !== null){
-if(_errs55){
-vErrors.length = _errs55;
-}
 else {
-vErrors = null;
-}
-}
-if(_valid2){
-const _errs58 = errors;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.profile !== undefined){
-const err46 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/allOf/0/then/properties/profile/not",keyword:"not",params:{},message:"must NOT be valid",schema:true,parentSchema:schema44.allOf[0].then.properties.profile,data:data16.profile};
+if(data17.format !== undefined){
+let data18 = data17.format;
+if(!((data18 === "json") || (data18 === "dotenv"))){
+const err46 = {};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4930,16 +4919,23 @@ vErrors.push(err46);
 errors++;
 }
 }
+}
+}
 var _valid2 = _errs58 === errors;
-valid10 = _valid2;
-if(valid10){
-var props0 = {};
-props0.profile = true;
-props0.format = true;
+errors = _errs57;
+if(vErrors !== null){
+if(_errs57){
+vErrors.length = _errs57;
+}
+else {
+vErrors = null;
 }
 }
-if(!valid10){
-const err47 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema44.allOf[0].if,parentSchema:schema44.allOf[0],data:data16};
+if(_valid2){
+const _errs60 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.profile !== undefined){
+const err47 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/allOf/0/then/properties/profile/not",keyword:"not",params:{},message:"must NOT be valid",schema:true,parentSchema:schema44.allOf[0].then.properties.profile,data:data17.profile};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4948,13 +4944,17 @@ vErrors.push(err47);
 }
 errors++;
 }
-const _errs63 = errors;
-let valid13 = true;
-const _errs64 = errors;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.format !== undefined){
-if("ini" !== data16.format){
-const err48 = {};
+}
+var _valid2 = _errs60 === errors;
+valid10 = _valid2;
+if(valid10){
+var props0 = {};
+props0.profile = true;
+props0.format = true;
+}
+}
+if(!valid10){
+const err48 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema44.allOf[0].if,parentSchema:schema44.allOf[0],data:data17};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4963,26 +4963,41 @@ vErrors.push(err48);
 }
 errors++;
 }
+const _errs65 = errors;
+let valid13 = true;
+const _errs66 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.format !== undefined){
+if("ini" !== data17.format){
+const err49 = {};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
 }
 }
-var _valid3 = _errs64 === errors;
-errors = _errs63;
+}
+var _valid3 = _errs66 === errors;
+errors = _errs65;
 if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
+if(_errs65){
+vErrors.length = _errs65;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid3){
-const _errs66 = errors;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.profile === undefined){
-data16.profile = "default";
+const _errs68 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.profile === undefined){
+data17.profile = "default";
 }
 }
-var _valid3 = _errs66 === errors;
+var _valid3 = _errs68 === errors;
 valid13 = _valid3;
 if(valid13){
 var props1 = {};
@@ -4991,12 +5006,12 @@ props1.format = true;
 }
 }
 if(!valid13){
-const err49 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema44.allOf[1].if,parentSchema:schema44.allOf[1],data:data16};
+const err50 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema44.allOf[1].if,parentSchema:schema44.allOf[1],data:data17};
 if(vErrors === null){
-vErrors = [err49];
+vErrors = [err50];
 }
 else {
-vErrors.push(err49);
+vErrors.push(err50);
 }
 errors++;
 }
@@ -5009,23 +5024,12 @@ props0 = props0 || {};
 Object.assign(props0, props1);
 }
 }
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.format === undefined){
-data16.format = "ini";
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.format === undefined){
+data17.format = "ini";
 }
-if(data16.path === undefined){
-const err50 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema44.required,parentSchema:schema44,data:data16};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-for(const key2 in data16){
-if(!(((key2 === "path") || (key2 === "format")) || (key2 === "profile"))){
-const err51 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema44,data:data16};
+if(data17.path === undefined){
+const err51 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema44.required,parentSchema:schema44,data:data17};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5034,12 +5038,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data16.path !== undefined){
-let data20 = data16.path;
-if(typeof data20 === "string"){
-if(func1(data20) < 1){
-const err52 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/file/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema44.properties.path,data:data20};
+for(const key2 in data17){
+if(!(((key2 === "path") || (key2 === "format")) || (key2 === "profile"))){
+const err52 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema44,data:data17};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5049,8 +5050,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/file/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.properties.path.type,parentSchema:schema44.properties.path,data:data20};
+if(data17.path !== undefined){
+let data21 = data17.path;
+if(typeof data21 === "string"){
+if(func1(data21) < 1){
+const err53 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/file/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema44.properties.path,data:data21};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5060,9 +5064,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-let data21 = data16.format;
-if(!(((data21 === "ini") || (data21 === "json")) || (data21 === "dotenv"))){
-const err54 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/file/properties/format/enum",keyword:"enum",params:{allowedValues: schema44.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema44.properties.format.enum,parentSchema:schema44.properties.format,data:data21};
+else {
+const err54 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/file/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.properties.path.type,parentSchema:schema44.properties.path,data:data21};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5071,11 +5074,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data16.profile !== undefined){
-let data22 = data16.profile;
-if(typeof data22 === "string"){
-if(!pattern61.test(data22)){
-const err55 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/properties/profile/pattern",keyword:"pattern",params:{pattern: "^[^\\[\\]\\r\\n]+$"},message:"must match pattern \""+"^[^\\[\\]\\r\\n]+$"+"\"",schema:"^[^\\[\\]\\r\\n]+$",parentSchema:schema44.properties.profile,data:data22};
+}
+let data22 = data17.format;
+if(!(((data22 === "ini") || (data22 === "json")) || (data22 === "dotenv"))){
+const err55 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/file/properties/format/enum",keyword:"enum",params:{allowedValues: schema44.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema44.properties.format.enum,parentSchema:schema44.properties.format,data:data22};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5084,9 +5086,11 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.properties.profile.type,parentSchema:schema44.properties.profile,data:data22};
+if(data17.profile !== undefined){
+let data23 = data17.profile;
+if(typeof data23 === "string"){
+if(!pattern61.test(data23)){
+const err56 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/properties/profile/pattern",keyword:"pattern",params:{pattern: "^[^\\[\\]\\r\\n]+$"},message:"must match pattern \""+"^[^\\[\\]\\r\\n]+$"+"\"",schema:"^[^\\[\\]\\r\\n]+$",parentSchema:schema44.properties.profile,data:data23};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5096,9 +5100,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 else {
-const err57 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema44.type,parentSchema:schema44,data:data16};
+const err57 = {instancePath:instancePath+"/file/profile",schemaPath:"#/$defs/file/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.properties.profile.type,parentSchema:schema44.properties.profile,data:data23};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5110,12 +5113,24 @@ errors++;
 }
 }
 else {
-const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data};
+const err58 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/file/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema44.type,parentSchema:schema44,data:data17};
 if(vErrors === null){
 vErrors = [err58];
 }
 else {
 vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
 }
 errors++;
 }
@@ -5125,10 +5140,10 @@ return errors === 0;
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const config = validate24;
-const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/config.schema.json","title":"credops.yaml","description":"Engine configuration of a secrets repo: mounts (as `vault secrets enable -path=NAME aws`), lease defaults, state backend. Without credops.yaml: one mount \"aws\" with defaults.","type":"object","additionalProperties":false,"required":["version"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"version":{"description":"Format version of this file.","const":1},"state":{"description":"State backend URL: sqlite:.credops/state.db (a file) or dynamodb://TABLE/KEY[?region=R] (shared, for hosted CI runners). --state and CREDOPS_STATE take precedence.","type":"string","pattern":"^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)","errorMessage":"must be a state URL such as sqlite:.credops/state.db or dynamodb://TABLE/KEY"},"audit_log":{"description":"Path of the audit log (JSON lines).","type":"string","minLength":1},"mounts":{"description":"Secrets engine mounts by path. Default: { aws: {} }.","type":"object","default":{"aws":{}},"minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$","maxLength":128,"errorMessage":"must be a mount path like aws or aws-us-west-2 (letters, digits, _.-, / between segments)"},"properties":{"aws":{"title":"DefaultMount","description":"The default mount (`vault secrets enable aws`): its roles default to roles/*.json.","$ref":"#/$defs/mount","tsType":"Mount","properties":{"roles":{"default":"roles/*.json"},"static_roles":{"default":"static-roles/*.json"}}}},"additionalProperties":{"title":"OtherMount","$ref":"#/$defs/mount","tsType":"Mount & { roles: string }","required":["roles"],"errorMessage":"must set roles (the glob of this mount's role files) for a mount other than aws"}}},"$defs":{"mount":{"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"static_roles":{"description":"Glob of this mount's static role files (Vault's static-roles/NAME), relative to the repo root. Default \"static-roles/*.json\" for mount aws; other mounts have none unless set.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"static-roles/vendor/*.json\""},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}},"setDuration":{"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"}}};
 const pattern62 = new RegExp("^(sqlite:|dynamodb://[A-Za-z0-9_.-]{3,255}/[^?#]+)", "u");
 const pattern63 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$", "u");
-const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
+const schema46 = {"title":"Mount","type":"object","additionalProperties":false,"properties":{"region":{"description":"AWS region of the mount's IAM/STS clients. Default: the SDK's (AWS_REGION, profile), else us-east-1.","type":"string","pattern":"^[a-z0-9-]{1,64}$","errorMessage":"must be a region name such as us-east-1"},"iam_endpoint":{"description":"IAM endpoint URL (Vault's iam_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_endpoint":{"description":"STS endpoint URL (Vault's sts_endpoint).","type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"},"sts_region":{"description":"Region of the STS endpoint, when it differs from region (Vault's sts_region).","type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"},"sts_fallback_endpoints":{"description":"STS endpoints tried in order when sts_endpoint gives no answer (Vault's sts_fallback_endpoints): a list, or one comma-separated string.","type":["array","string"],"items":{"type":"string","pattern":"^https?://","errorMessage":"must be an http(s) URL"}},"sts_fallback_regions":{"description":"The region of each of sts_fallback_endpoints, at the same index (Vault's sts_fallback_regions).","type":["array","string"],"items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-\\d+$","errorMessage":"must be an AWS region name such as us-east-1"}},"role_arn":{"description":"An IAM role this mount acts as, assumed with the ambient identity (CI OIDC, instance profile, ...) and refreshed before it expires: one mount per AWS account, with no static keys anywhere (Vault's role_arn on config/root).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/[\\x21-\\x2b\\x2d-\\x7e]{1,1024}$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/credops"},"external_id":{"description":"ExternalId passed when assuming role_arn (its trust policy's sts:ExternalId condition).","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 characters: letters, digits, _+=,.@:/-"},"session_name":{"description":"RoleSessionName when assuming role_arn (default credops-MOUNT); what CloudTrail shows.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 characters: letters, digits, _+=,.@-"},"max_retries":{"description":"Maximum retries of AWS calls; -1 for the SDK default (Vault's max_retries).","type":"integer","minimum":-1,"maximum":100},"connect_timeout":{"description":"How long to wait for a connection to an AWS endpoint before the attempt fails (and is retried). Default 5s.","$ref":"#/$defs/setDuration"},"request_timeout":{"description":"How long one AWS request may wait for its answer before the attempt fails (and is retried); a hung endpoint then fails the operation instead of holding the state lock. Default 30s.","$ref":"#/$defs/setDuration"},"lease":{"description":"Default lease TTL of iam_user credentials (Vault's config/lease lease). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"rotation_period":{"description":"Rotate the root key stored with credops config root this long after it was stored (Vault 1.19's rotation_period on config/root); reconcile and watch rotate it when due.","$ref":"#/$defs/setDuration"},"rotation_schedule":{"description":"Rotate the stored root key at the times of this cron expression, in UTC (Vault 1.19's rotation_schedule), e.g. \"0 3 * * SAT\".","type":"string","minLength":1},"lease_max":{"description":"Maximum lease TTL of iam_user credentials (Vault's config/lease lease_max). Default 768h.","$ref":"#/$defs/setDuration","default":"768h"},"username_template":{"description":"Template of the names credops gives IAM users, assumed-role sessions and federated users, in Vault's template language (Go templates with Vault's functions: printf, truncate, truncate_sha256, random, unix_time, unix_time_millis, timestamp, uuid, lowercase, uppercase, replace, sha256, base64). Fields: .Type (IAM or STS), .DisplayName, .PolicyName, .RoleName, .MountName. Default: credops-ROLE-TIME-RANDOM.","type":"string","minLength":1},"static_roles":{"description":"Glob of this mount's static role files (Vault's static-roles/NAME), relative to the repo root. Default \"static-roles/*.json\" for mount aws; other mounts have none unless set.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"static-roles/vendor/*.json\""},"roles":{"description":"Glob of this mount's role files, relative to the repo root. Default \"roles/*.json\" for mount aws; required for other mounts.","type":"string","minLength":1,"pattern":"^(?!/)(?!.*(^|/)\\.\\.(/|$))","errorMessage":"must be a glob relative to the repo root, like \"roles/us-west-2/*.json\""}}};
 const schema47 = {"description":"A duration that must be set: seconds, or a Go duration such as \"15m\", \"1h\", \"768h\" (no null or empty value here).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 900, \"15m\", \"1h\", \"768h\"","title":"SetDuration"};
 const pattern67 = new RegExp("^[a-z]{2}(-[a-z]+)+-\\d+$", "u");
 const pattern71 = new RegExp("^[\\w+=,.@:/-]{2,1224}$", "u");
@@ -5738,11 +5753,11 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data.roles !== undefined){
-let data19 = data.roles;
+if(data.static_roles !== undefined){
+let data19 = data.static_roles;
 if(typeof data19 === "string"){
 if(func1(data19) < 1){
-const err48 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data19};
+const err48 = {instancePath:instancePath+"/static_roles",schemaPath:"#/properties/static_roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.static_roles,data:data19};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5752,7 +5767,7 @@ vErrors.push(err48);
 errors++;
 }
 if(!pattern78.test(data19)){
-const err49 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data19};
+const err49 = {instancePath:instancePath+"/static_roles",schemaPath:"#/properties/static_roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.static_roles,data:data19};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5763,7 +5778,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data19};
+const err50 = {instancePath:instancePath+"/static_roles",schemaPath:"#/properties/static_roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.static_roles.type,parentSchema:schema46.properties.static_roles,data:data19};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5773,14 +5788,49 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-else {
-const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(data.roles !== undefined){
+let data20 = data.roles;
+if(typeof data20 === "string"){
+if(func1(data20) < 1){
+const err51 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.roles,data:data20};
 if(vErrors === null){
 vErrors = [err51];
 }
 else {
 vErrors.push(err51);
+}
+errors++;
+}
+if(!pattern78.test(data20)){
+const err52 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/pattern",keyword:"pattern",params:{pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))"},message:"must match pattern \""+"^(?!/)(?!.*(^|/)\\.\\.(/|$))"+"\"",schema:"^(?!/)(?!.*(^|/)\\.\\.(/|$))",parentSchema:schema46.properties.roles,data:data20};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.roles.type,parentSchema:schema46.properties.roles,data:data20};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
 }
 errors++;
 }
@@ -5982,6 +6032,9 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 if(data6.roles === undefined){
 data6.roles = "roles/*.json";
 }
+if(data6.static_roles === undefined){
+data6.static_roles = "static-roles/*.json";
+}
 }
 }
 }
@@ -6010,4 +6063,253 @@ validate24.errors = vErrors;
 return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const static_role = validate28;
+const schema52 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/static-role.schema.json","title":"credops static role","description":"A Vault AWS static role (static-roles/NAME.json, what `vault write aws/static-roles/NAME` accepts): an existing IAM user whose access key credops rotates every rotation_period. The role name is the file name.","type":"object","additionalProperties":false,"required":["username","rotation_period"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"name":{"description":"The role's name, as `vault read aws/static-roles/NAME` prints it. Optional; when set it must be the file name.","type":"string","minLength":1},"username":{"description":"The existing IAM user whose access key credops rotates. credops never creates or deletes this user.","type":"string","pattern":"^[\\w+=,.@-]{1,64}$","errorMessage":"must be an IAM user name (1 to 64 letters, digits and +=,.@_-)"},"rotation_period":{"description":"How often the key is replaced: seconds, or a duration such as \"24h\" (at least 1 second, as Vault requires).","type":["integer","string"],"minimum":1,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 3600, \"24h\", \"720h\""},"assume_role_arn":{"description":"A role credops assumes, with the mount's identity, to manage a user in another account (Vault 1.19).","type":"string","pattern":"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$","errorMessage":"must be an IAM role ARN such as arn:aws:iam::123456789012:role/key-rotator"},"assume_role_session_name":{"description":"Session name when assuming assume_role_arn. Default: credops-static-NAME.","type":"string","pattern":"^[\\w+=,.@-]{2,64}$","errorMessage":"must be 2 to 64 letters, digits and +=,.@_- (AWS's RoleSessionName)"},"external_id":{"description":"External id passed when assuming assume_role_arn.","type":"string","pattern":"^[\\w+=,.@:/-]{2,1224}$","errorMessage":"must be 2 to 1224 letters, digits and +=,.@:/_- (AWS's ExternalId)"}}};
+const pattern80 = new RegExp("^[\\w+=,.@-]{1,64}$", "u");
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://credops.dev/schemas/static-role.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.username === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema52.required,parentSchema:schema52,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.rotation_period === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rotation_period"},message:"must have required property '"+"rotation_period"+"'",schema:schema52.required,parentSchema:schema52,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "$schema") || (key0 === "name")) || (key0 === "username")) || (key0 === "rotation_period")) || (key0 === "assume_role_arn")) || (key0 === "assume_role_session_name")) || (key0 === "external_id"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema52,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.$schema !== undefined){
+let data0 = data.$schema;
+if(typeof data0 !== "string"){
+const err3 = {instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.$schema.type,parentSchema:schema52.properties.$schema,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data1 = data.name;
+if(typeof data1 === "string"){
+if(func1(data1) < 1){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema52.properties.name,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.name.type,parentSchema:schema52.properties.name,data:data1};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.username !== undefined){
+let data2 = data.username;
+if(typeof data2 === "string"){
+if(!pattern80.test(data2)){
+const err6 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@-]{1,64}$"},message:"must match pattern \""+"^[\\w+=,.@-]{1,64}$"+"\"",schema:"^[\\w+=,.@-]{1,64}$",parentSchema:schema52.properties.username,data:data2};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/username",schemaPath:"#/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.username.type,parentSchema:schema52.properties.username,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.rotation_period !== undefined){
+let data3 = data.rotation_period;
+if((!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))) && (typeof data3 !== "string")){
+const err8 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/properties/rotation_period/type",keyword:"type",params:{type: schema52.properties.rotation_period.type},message:"must be integer,string",schema:schema52.properties.rotation_period.type,parentSchema:schema52.properties.rotation_period,data:data3};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/properties/rotation_period/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema52.properties.rotation_period,data:data3};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data3 < 1 || isNaN(data3)){
+const err10 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/properties/rotation_period/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema52.properties.rotation_period,data:data3};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(typeof data3 === "string"){
+if(!pattern73.test(data3)){
+const err11 = {instancePath:instancePath+"/rotation_period",schemaPath:"#/properties/rotation_period/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema52.properties.rotation_period,data:data3};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data.assume_role_arn !== undefined){
+let data4 = data.assume_role_arn;
+if(typeof data4 === "string"){
+if(!pattern57.test(data4)){
+const err12 = {instancePath:instancePath+"/assume_role_arn",schemaPath:"#/properties/assume_role_arn/pattern",keyword:"pattern",params:{pattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"},message:"must match pattern \""+"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$"+"\"",schema:"^arn:aws[a-z-]*:iam::\\d{12}:role/\\S+$",parentSchema:schema52.properties.assume_role_arn,data:data4};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/assume_role_arn",schemaPath:"#/properties/assume_role_arn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.assume_role_arn.type,parentSchema:schema52.properties.assume_role_arn,data:data4};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.assume_role_session_name !== undefined){
+let data5 = data.assume_role_session_name;
+if(typeof data5 === "string"){
+if(!pattern72.test(data5)){
+const err14 = {instancePath:instancePath+"/assume_role_session_name",schemaPath:"#/properties/assume_role_session_name/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@-]{2,64}$"},message:"must match pattern \""+"^[\\w+=,.@-]{2,64}$"+"\"",schema:"^[\\w+=,.@-]{2,64}$",parentSchema:schema52.properties.assume_role_session_name,data:data5};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/assume_role_session_name",schemaPath:"#/properties/assume_role_session_name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.assume_role_session_name.type,parentSchema:schema52.properties.assume_role_session_name,data:data5};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.external_id !== undefined){
+let data6 = data.external_id;
+if(typeof data6 === "string"){
+if(!pattern71.test(data6)){
+const err16 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/pattern",keyword:"pattern",params:{pattern: "^[\\w+=,.@:/-]{2,1224}$"},message:"must match pattern \""+"^[\\w+=,.@:/-]{2,1224}$"+"\"",schema:"^[\\w+=,.@:/-]{2,1224}$",parentSchema:schema52.properties.external_id,data:data6};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/external_id",schemaPath:"#/properties/external_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.external_id.type,parentSchema:schema52.properties.external_id,data:data6};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema52.type,parentSchema:schema52,data};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

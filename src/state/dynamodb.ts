@@ -16,7 +16,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { errorMessage, LockError, LockLostError, UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { DYNAMODB_LEASE_INDEX, type DynamoLocation } from './dynamodb-location.js';
 import { describeHolder, formatWait, leaseDueAt, NoStateError, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
@@ -176,7 +176,7 @@ export class DynamoStateStore implements StateStore {
           'run plan again and apply the new plan',
       );
     }
-    const json = JSON.stringify({ roles: change.roles, sinks: change.sinks, mounts: change.mounts });
+    const json = JSON.stringify({ roles: change.roles, staticRoles: change.staticRoles ?? [], sinks: change.sinks, mounts: change.mounts });
     const body = gzipSync(json);
     const generation = `${head.serial + 1}-${randomBytes(6).toString('hex')}`;
     const chunks = Math.max(1, Math.ceil(body.length / CHUNK_BYTES));
@@ -533,7 +533,7 @@ export class DynamoStateStore implements StateStore {
     if (head.serial !== 0 || items.length > 0) {
       throw new UserError(`the state ${this.url} is not empty (serial ${head.serial}, ${items.length} items); a state can only be copied into an empty one`);
     }
-    await this.apply({ commit: dump.commit ?? '', roles: dump.roles, sinks: dump.sinks, mounts: dump.mounts });
+    await this.apply({ commit: dump.commit ?? '', roles: dump.roles, staticRoles: dump.staticRoles ?? [], sinks: dump.sinks, mounts: dump.mounts });
     const set: string[] = ['#state_id = :id', '#serial = :serial'];
     const remove: string[] = [];
     const values: Record<string, AttributeValue> = { ':id': s(dump.id), ':serial': n(dump.serial), ':one': n(1) };
@@ -572,7 +572,7 @@ export class DynamoStateStore implements StateStore {
 
   /** The snapshot JSON of the head's generation; undefined when its chunks are not all there. */
   private async generationJson(head: Head): Promise<string | undefined> {
-    if (!head.generation) return JSON.stringify({ roles: [], sinks: [], mounts: [] });
+    if (!head.generation) return JSON.stringify({ roles: [], staticRoles: [], sinks: [], mounts: [] });
     if (this.cached?.generation === head.generation) return this.cached.json;
     const items = await this.queryPrefix(`${GEN}${head.generation}#`);
     if (items.length !== head.chunks) return undefined;
@@ -743,8 +743,8 @@ function decodeHead(item: Record<string, AttributeValue>): Head {
 }
 
 function snapshotOf(head: Head, json: string): AppliedSnapshot {
-  const { roles, sinks, mounts } = JSON.parse(json) as { roles: RoleSpec[]; sinks: SinkSpec[]; mounts: MountConfig[] };
-  const snapshot: AppliedSnapshot = { roles, sinks, mounts, serial: head.serial };
+  const { roles, staticRoles, sinks, mounts } = JSON.parse(json) as { roles: RoleSpec[]; staticRoles?: StaticRoleSpec[]; sinks: SinkSpec[]; mounts: MountConfig[] };
+  const snapshot: AppliedSnapshot = { roles, staticRoles: staticRoles ?? [], sinks, mounts, serial: head.serial };
   if (head.commit !== undefined && head.generation) snapshot.commit = head.commit;
   if (head.appliedAt !== undefined) snapshot.appliedAt = head.appliedAt;
   return snapshot;

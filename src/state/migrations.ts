@@ -93,6 +93,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       UPDATE meta SET state_id = lower(hex(randomblob(16))) WHERE id = 1;
     `,
   },
+  {
+    version: 3,
+    description: 'static roles (static-roles/NAME.json) in the applied snapshot',
+    sql: `
+      CREATE TABLE static_roles (
+        mount TEXT NOT NULL,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        PRIMARY KEY (mount, name)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { LockError, LockLostError, UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
 import { describeHolder, formatWait, leaseDueAt, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
@@ -118,6 +118,7 @@ export class SqliteStateStore implements StateStore {
         (this.db.prepare(`SELECT spec FROM ${table} ORDER BY position`).pluck().all() as string[]).map((s) => JSON.parse(s) as T);
       const snapshot: AppliedSnapshot = {
         roles: specs<RoleSpec>('roles'),
+        staticRoles: specs<StaticRoleSpec>('static_roles'),
         sinks: specs<SinkSpec>('sinks'),
         mounts: specs<MountConfig>('mounts'),
         serial: meta?.serial ?? 0,
@@ -136,7 +137,7 @@ export class SqliteStateStore implements StateStore {
             'run plan again and apply the new plan',
         );
       }
-      this.db.exec('DELETE FROM roles; DELETE FROM sinks; DELETE FROM mounts;');
+      this.db.exec('DELETE FROM roles; DELETE FROM static_roles; DELETE FROM sinks; DELETE FROM mounts;');
       this.insertSnapshotSync(change);
       this.db
         .prepare('UPDATE meta SET commit_sha = ?, applied_at = ?, serial = serial + 1 WHERE id = 1')
@@ -146,9 +147,11 @@ export class SqliteStateStore implements StateStore {
   }
 
   /** The rows of an applied snapshot, in its order (the tables are empty). */
-  private insertSnapshotSync(snapshot: Pick<AppliedChange, 'roles' | 'sinks' | 'mounts'>): void {
+  private insertSnapshotSync(snapshot: Pick<AppliedChange, 'roles' | 'staticRoles' | 'sinks' | 'mounts'>): void {
     const role = this.db.prepare('INSERT INTO roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
     snapshot.roles.forEach((r, i) => role.run(r.mount, r.name, i, JSON.stringify(r)));
+    const staticRole = this.db.prepare('INSERT INTO static_roles (mount, name, position, spec) VALUES (?, ?, ?, ?)');
+    (snapshot.staticRoles ?? []).forEach((r, i) => staticRole.run(r.mount, r.name, i, JSON.stringify(r)));
     const sink = this.db.prepare('INSERT INTO sinks (name, position, spec) VALUES (?, ?, ?)');
     snapshot.sinks.forEach((s, i) => sink.run(s.name, i, JSON.stringify(s)));
     const mount = this.db.prepare('INSERT INTO mounts (name, position, spec) VALUES (?, ?, ?)');
@@ -391,7 +394,7 @@ export class SqliteStateStore implements StateStore {
     const tx = this.db.transaction(() => {
       const count = (table: string) => this.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
       const serial = this.db.prepare('SELECT serial FROM meta WHERE id = 1').pluck().get() as number;
-      const used = ['leases', 'journal', 'settings', 'sink_status', 'roles'].filter((t) => count(t) > 0);
+      const used = ['leases', 'journal', 'settings', 'sink_status', 'roles', 'static_roles'].filter((t) => count(t) > 0);
       if (serial !== 0 || used.length > 0) {
         throw new UserError(`the state ${this.url} is not empty (serial ${serial}${used.length ? `; it has ${used.join(', ')}` : ''}); a state can only be copied into an empty one`);
       }

@@ -1,6 +1,6 @@
 import { formatDuration } from '../duration.js';
 import { UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec } from '../model/types.js';
+import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 
 /**
  * The state: what was applied, the live leases, the journal of in-flight AWS
@@ -86,6 +86,8 @@ export interface StateStore {
 export interface AppliedChange {
   commit: string;
   roles: RoleSpec[];
+  /** Absent means none. */
+  staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
   mounts: MountConfig[];
   /** When set, the apply fails unless the state's serial is still this (saved plans). */
@@ -121,6 +123,7 @@ export interface StateDump {
   commit?: string;
   appliedAt?: number;
   roles: RoleSpec[];
+  staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
   mounts: MountConfig[];
   leases: Lease[];
@@ -138,6 +141,7 @@ export function stateDump(id: string, applied: AppliedSnapshot, live: Pick<State
     ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
     ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
     roles: applied.roles,
+    ...(applied.staticRoles?.length ? { staticRoles: applied.staticRoles } : {}),
     sinks: applied.sinks,
     mounts: applied.mounts,
     ...live,
@@ -171,6 +175,8 @@ export interface PublishedSink {
   ttl: number;
   /** Fingerprint of the role fields that a credential carries (ROLE_FIELDS_THAT_ROTATE). */
   role?: string;
+  /** A static sink: the access key it holds (never the secret). */
+  accessKeyId?: string;
 }
 
 export interface LockOwner {
