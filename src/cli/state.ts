@@ -144,6 +144,7 @@ export function compareDumps(source: StateDump, copy: StateDump): string[] {
   }
   const byKey = <T>(what: string, a: T[], b: T[], key: (t: T) => string) => compareMaps(what, new Map(a.map((x) => [key(x), x])), new Map(b.map((x) => [key(x), x])), out);
   byKey('role', source.roles, copy.roles, (r) => `${r.mount}/${r.name}`);
+  byKey('static role', source.staticRoles ?? [], copy.staticRoles ?? [], (r) => `${r.mount}/${r.name}`);
   byKey('sink', source.sinks, copy.sinks, (s) => s.name);
   byKey('mount', source.mounts, copy.mounts, (m) => m.name);
   byKey('lease', source.leases, copy.leases, (l) => l.leaseId);

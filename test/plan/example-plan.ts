@@ -56,9 +56,13 @@ const reports = role('aws-eu-west-1', 'reports', {
   policy_document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'athena:StartQueryExecution', Resource: 'arn:aws:athena:eu-west-1:123456789012:workgroup/reports' }] },
 });
 
+const vendor = { mount: 'aws', name: 'vendor', source: 'static-roles/vendor.json', username: 'vendor-bot', rotation_period: 30 * 24 * 3600 };
+const partner = { mount: 'aws', name: 'partner', source: 'static-roles/partner.json', username: 'partner-sync', rotation_period: 24 * 3600 };
+
 export const exampleApplied = applied({
   mounts: [mount('aws'), mount('aws-legacy', { region: 'eu-central-1' })],
   roles: [deployBefore, auditBefore, legacy],
+  staticRoles: [partner],
   sinks: [
     sink('deploy-file'),
     sink('deploy-sm', { type: 'secretsmanager', config: { secret_id: 'ci/deploy', region: 'us-east-1' } }),
@@ -69,6 +73,7 @@ export const exampleApplied = applied({
 export const exampleDesired = desired({
   mounts: [mount('aws', { lease: 24 * 3600 }), mount('aws-eu-west-1', { region: 'eu-west-1' })],
   roles: [deployAfter, auditAfter, ci, reports],
+  staticRoles: [vendor],
   sinks: [
     sink('deploy-file'),
     sink('deploy-sm', { type: 'secretsmanager', config: { secret_id: 'ci/deploy-prod', region: 'us-east-1' } }),

@@ -35,7 +35,7 @@ describe('plan renderings of the example change', () => {
 
 describe('text rendering', () => {
   it('ends with Terraform’s summary line, or says there is nothing to do', () => {
-    expect(renderPlan(examplePlan(), 'text').trimEnd().split('\n').at(-1)).toBe('Plan: 4 to add, 3 to change, 3 to destroy.');
+    expect(renderPlan(examplePlan(), 'text').trimEnd().split('\n').at(-1)).toBe('Plan: 5 to add, 3 to change, 4 to destroy.');
     expect(renderPlan(noChanges(), 'text')).toBe('No changes. The state matches the repo at 3f2a9c1d0b7e4f6a8c5d2e1f0a9b8c7d6e5f4a3b.\n');
   });
 
@@ -61,10 +61,10 @@ describe('markdown rendering', () => {
 
   it('puts the bold summary line first, a risk callout, and one collapsible section per change', () => {
     const md = renderPlan(examplePlan(), 'markdown');
-    expect(md).toContain('\n**Plan: 4 to add, 3 to change, 3 to destroy.**\n');
+    expect(md).toContain('\n**Plan: 5 to add, 3 to change, 4 to destroy.**\n');
     expect(md).toContain('> [!WARNING]\n> **This plan widens access.**\n> - role `aws/ci`: allows every ecr action');
-    expect(md.match(/<details><summary>/g)).toHaveLength(10);
-    expect(md.match(/<\/details>/g)).toHaveLength(10);
+    expect(md.match(/<details><summary>/g)).toHaveLength(12);
+    expect(md.match(/<\/details>/g)).toHaveLength(12);
   });
 
   it('has no risk callout when nothing widens access', () => {

@@ -5,7 +5,7 @@ describe('credops.yaml: accepted', () => {
   it('no credops.yaml at all means one mount "aws" with Vault defaults', () => {
     const { model, errors } = validate({ 'roles/a.json': { credential_type: 'iam_user' } });
     expect(errors).toEqual([]);
-    expect(model?.config).toEqual({ mounts: { aws: { name: 'aws', lease: 768 * 3600, lease_max: 768 * 3600, roles: 'roles/*.json' } } });
+    expect(model?.config).toEqual({ mounts: { aws: { name: 'aws', lease: 768 * 3600, lease_max: 768 * 3600, roles: 'roles/*.json', static_roles: 'static-roles/*.json' } } });
   });
 
   const cases: [string, string][] = [
@@ -26,7 +26,7 @@ describe('credops.yaml: accepted', () => {
   it('applies mount defaults and keeps what is set', () => {
     const { model } = validate({ 'credops.yaml': 'version: 1\nmounts:\n  aws: {region: us-east-1, lease: 1h}\n  west: {roles: "w/*.json"}\n' });
     expect(model?.config.mounts).toEqual({
-      aws: { name: 'aws', region: 'us-east-1', lease: 3600, lease_max: 2764800, roles: 'roles/*.json' },
+      aws: { name: 'aws', region: 'us-east-1', lease: 3600, lease_max: 2764800, roles: 'roles/*.json', static_roles: 'static-roles/*.json' },
       west: { name: 'west', lease: 2764800, lease_max: 2764800, roles: 'w/*.json' },
     });
   });

@@ -35,7 +35,7 @@ describe('sink schema: accepted', () => {
 
 describe('sink schema: rejected', () => {
   const cases: [string, string, string][] = [
-    ['no role', 'file: {path: x}\n', 'sinks/s.yaml:1:1: error: missing required field "role"'],
+    ['no role', 'file: {path: x}\n', 'sinks/s.yaml:1:1: error: must set "role" (a role of the mount) or "static_role" (a static role of the mount)'],
     ['no sink type', 'role: deploy\n', 'sinks/s.yaml:1:1: error: must have exactly one of secretsmanager, file (found none)'],
     ['two sink types', 'role: deploy\nfile: {path: x}\nsecretsmanager: {name: y}\n', 'must have exactly one of secretsmanager, file (found secretsmanager, file)'],
     ['an unknown sink type', 'role: deploy\ns3: {bucket: x}\nfile: {path: x}\n', 'sinks/s.yaml:2:1: error: /s3 unknown field "s3"'],

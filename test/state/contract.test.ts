@@ -50,7 +50,7 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
   describe('applied state', () => {
     it('starts empty at serial 0', async () => {
       const store = await openAt();
-      expect(await store.getApplied()).toEqual({ roles: [], sinks: [], mounts: [], serial: 0 });
+      expect(await store.getApplied()).toEqual({ roles: [], staticRoles: [], sinks: [], mounts: [], serial: 0 });
     });
 
     it('replaces roles, sinks and mounts, records the commit and time, and increments the serial', async () => {
@@ -67,6 +67,18 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       expect(applied.roles).toEqual([role('a', { iam_groups: ['ops'] })]);
       expect(applied.sinks).toEqual([]);
       expect(applied.mounts.map((m) => m.name)).toEqual(['aws', 'aws-west']);
+    });
+
+    it('replaces the static roles with each apply; an apply without them leaves none', async () => {
+      const store = await openAt();
+      const vendor = { mount: 'aws', name: 'vendor', source: 'static-roles/vendor.json', username: 'vendor-bot', rotation_period: 86400 };
+      const partner = { ...vendor, name: 'partner', source: 'static-roles/partner.json', username: 'partner', assume_role_arn: 'arn:aws:iam::210987654321:role/r' };
+      await store.apply({ commit: 'c1', roles: [], staticRoles: [vendor, partner], sinks: [], mounts: [mount('aws')] });
+      expect((await (await openAt()).getApplied()).staticRoles).toEqual([vendor, partner]);
+      await store.apply({ commit: 'c2', roles: [], staticRoles: [partner], sinks: [], mounts: [mount('aws')] });
+      expect((await (await openAt()).getApplied()).staticRoles).toEqual([partner]);
+      await store.apply({ commit: 'c3', roles: [], sinks: [], mounts: [mount('aws')] });
+      expect((await (await openAt()).getApplied()).staticRoles).toEqual([]);
     });
 
     it('keeps the order the roles were applied in', async () => {
@@ -319,7 +331,14 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
   describe('copy and move', () => {
     async function filled(store: StateStore): Promise<void> {
       await store.apply({ commit: 'abc123', roles: [role('deploy'), role('reader')], sinks: [sink('ci', 'deploy')], mounts: [mount('aws')] });
-      await store.apply({ commit: 'def456', roles: [role('deploy')], sinks: [sink('ci', 'deploy')], mounts: [mount('aws')] });
+      await store.apply({
+        commit: 'def456',
+        roles: [role('deploy')],
+        staticRoles: [{ mount: 'aws', name: 'vendor', source: 'static-roles/vendor.json', username: 'vendor-bot', rotation_period: 3600 }],
+        sinks: [sink('ci', 'deploy')],
+        mounts: [mount('aws')],
+      });
+      await store.setSetting('static-creds/aws/vendor', '{"username":"vendor-bot","access_key_id":"AKIA1","secret_access_key":"v1:ciphertext"}');
       await store.putLease(lease('aws/creds/deploy/1', { sink: 'ci' }));
       await store.putLease(lease('aws/sts/reader/2'));
       await store.putJournal(journal('j1', 'aws/creds/deploy/3'));
@@ -332,6 +351,8 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       await filled(source);
       const dump = await source.exportAll();
       expect(dump).toMatchObject({ id: source.id, serial: 2, commit: 'def456', settings: { 'root/aws': 'v1:ciphertext' }, sinkStatus: { ci: { lastSuccessAt: 7 } } });
+      expect(dump.staticRoles?.map((s) => s.name)).toEqual(['vendor']);
+      expect(Object.keys(dump.settings)).toContain('static-creds/aws/vendor');
       expect(dump.leases).toHaveLength(2);
       expect(dump.journal).toHaveLength(1);
 
