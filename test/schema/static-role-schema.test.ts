@@ -40,7 +40,7 @@ describe('static role files', () => {
     ['no username', { rotation_period: 60 }, 'static-roles/v.json:1:1: error: missing required field "username"'],
     ['no rotation_period', { username: 'u' }, 'static-roles/v.json:1:1: error: missing required field "rotation_period"'],
     ['a zero period (Vault: out of range)', { username: 'u', rotation_period: '0s' }, 'static-roles/v.json:3:22: error: /rotation_period role rotation period out of range: must be at least 1 second'],
-    ['a user name IAM refuses', { username: 'a b', rotation_period: 60 }, 'static-roles/v.json:2:15: error: /username must be an IAM user name (1 to 64 letters, digits and +=,.@_-) (found \"a b\")'],
+    ['a user name IAM refuses', { username: 'a b', rotation_period: 60 }, 'static-roles/v.json:2:15: error: /username must be an IAM user name (1 to 64 letters, digits and +=,.@_-) (found "a b")'],
     ['a name that is not the file name', { name: 'w', username: 'u', rotation_period: 60 }, 'static-roles/v.json:2:11: error: /name is "w", but the file names the static role "v"; remove "name" or make them equal'],
     ['external_id without assume_role_arn', { username: 'u', rotation_period: 60, external_id: 'abc' }, 'static-roles/v.json:4:18: error: /external_id is only used with "assume_role_arn"'],
     ['an unknown field', { username: 'u', rotation_period: 60, ttl: 5 }, 'static-roles/v.json:4:3: error: /ttl unknown field "ttl"; expected one of name, username, rotation_period, assume_role_arn, assume_role_session_name, external_id'],
