@@ -6,6 +6,7 @@ import { roleFingerprint, scheduleSink, type NextAction } from '../reconcile/sch
 import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
 import { withState, type Run } from './runtime.js';
+import { nextStaticRotation, readStaticRecord } from '../state/static-creds.js';
 
 interface StatusOptions {
   format: 'table' | 'json';
@@ -52,6 +53,23 @@ export async function sinkStatusRows(state: StateStore, ctx: SinkContext, now: n
   const rows: SinkStatusRow[] = [];
   for (const spec of applied.sinks) {
     const status = await state.getSinkStatus(spec.name);
+    if (spec.static_role) {
+      // A static role's key has no lease: it is replaced at the static role's next rotation.
+      const staticRole = applied.staticRoles?.find((r) => r.mount === spec.mount && r.name === spec.role);
+      const next = staticRole ? nextStaticRotation(staticRole, await readStaticRecord(state, spec.mount, spec.role)) : 0;
+      rows.push({
+        ...base(spec.name, status, []),
+        mount: spec.mount,
+        role: `static-roles/${spec.role}`,
+        type: spec.type,
+        target: status?.published?.target,
+        leaseId: status?.published?.leaseId,
+        issuedAt: status?.published?.at,
+        nextAction: status?.published?.accessKeyId ? 'rotate' : 'issue',
+        nextAt: Math.max(next, status?.nextAttemptAt ?? 0) || now,
+      });
+      continue;
+    }
     const role = applied.roles.find((r) => r.mount === spec.mount && r.name === spec.role);
     const schedule = scheduleSink({
       spec,

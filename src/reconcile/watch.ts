@@ -217,7 +217,7 @@ export function desiredFromApplied(applied: AppliedSnapshot): DesiredModel | und
 
 /** Same content, same key: a directory outside git has no commit to compare. */
 export function modelKey(model: DesiredModel): string {
-  const content = canonicalJson({ commit: model.commit, config: model.config, roles: model.roles, sinks: model.sinks }) ?? '';
+  const content = canonicalJson({ commit: model.commit, config: model.config, roles: model.roles, staticRoles: model.staticRoles ?? [], sinks: model.sinks }) ?? '';
   return createHash('sha256').update(content).digest('hex');
 }
 
@@ -238,6 +238,20 @@ export function reconcileEventEntry(e: ReconcileEvent): LogEntry | undefined {
       return e.error
         ? { level: 'error', event: 'lease.revoke_failed', lease_id: e.leaseId, reason: e.reason, error: e.error }
         : { level: 'info', event: 'lease.revoked', lease_id: e.leaseId, reason: e.reason };
+    case 'static-role': {
+      const r = e.report;
+      return {
+        level: r.outcome === 'failed' ? 'error' : 'info',
+        event: `static_role.${r.outcome}`,
+        static_role: `${r.mount}/${r.name}`,
+        username: r.username,
+        ...(r.reason && { reason: r.reason }),
+        ...(r.accessKeyId && { access_key_id: r.accessKeyId }),
+        ...(r.deleted.length && { deleted: r.deleted }),
+        ...(r.published.length && { published: r.published }),
+        ...(r.error && { error: r.error }),
+      };
+    }
     case 'sink': {
       if (e.phase !== 'done' || !e.report) return undefined;
       const r = e.report;

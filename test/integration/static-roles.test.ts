@@ -7,10 +7,14 @@
  * `vault read aws/static-creds/NAME` does. Removing the static role from git
  * stops the rotation and never deletes the user.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { childEnv } from '../support/aws/index.js';
 import { callerIdentity, eachTestWorld, rejectionCode, runCli, type LocalAws, type TempState } from './helpers.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -112,6 +116,9 @@ describe('static roles', () => {
     expect(without.code).toBe(1);
     expect(without.stderr).toContain('CREDOPS_STATE_KEY is not set');
     expect(without.stderr).not.toContain(key.SecretAccessKey);
+    // status: the static sink holds the static role's key until its next rotation.
+    const status = JSON.parse((await credops(['status', '--format', 'json'])).stdout) as { sinks: Record<string, unknown>[] };
+    expect(status.sinks).toEqual([expect.objectContaining({ name: 'vendor', role: 'static-roles/vendor', lease_id: 'aws/static-creds/vendor', next_action: 'rotate' })]);
     const unknown = await credops(['static-creds', 'vendr']);
     expect(unknown.stderr).toContain('No value found at aws/static-creds/vendr');
   });
@@ -185,5 +192,41 @@ describe('static roles', () => {
     expect(session).toMatchObject({ roleSessionName: 'credops-static-vendor', externalId: 'vendor-x' });
     const create = aws.calls.filter((c) => c.action === 'CreateAccessKey');
     expect(create.map((c) => c.accessKeyId)).toEqual([session!.accessKeyId]);
+  });
+
+  it('watch rotates when the rotation_period passes on its clock, without waiting for --interval', async () => {
+    writeFileSync(join(repo, 'static-roles/vendor.json'), JSON.stringify({ username: 'vendor-bot', rotation_period: '1h' }));
+    const cli = join(resolve(import.meta.dirname, '../..'), 'test/github/cli.ts');
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const env = {
+      ...childEnv(aws),
+      CREDOPS_STATE: t.url,
+      CREDOPS_AUDIT_LOG: t.auditPath,
+      CREDOPS_STATE_KEY: STATE_KEY,
+      CREDOPS_TEST_CLOCK_FILE: clockFile,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    const proc = spawn(process.execPath, ['--import', tsx, cli, 'watch', '--repo', repo, '--interval', '10m'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    const rotations = () => stdout.split('\n').filter((l) => l.includes('"event":"static_role.rotated"')).length;
+    const waitFor = async (n: number) => {
+      const started = Date.now();
+      while (rotations() < n && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 100));
+      return rotations();
+    };
+    try {
+      expect(await waitFor(1), stdout).toBe(1);
+      const first = delivered().AccessKeyId;
+      writeFileSync(clockFile, String(3600 * 1000 + 1000));
+      expect(await waitFor(2), stdout).toBe(2);
+      const second = delivered().AccessKeyId;
+      expect(second).not.toBe(first);
+      expect(keysOf('vendor-bot')).toEqual([second]);
+    } finally {
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });
