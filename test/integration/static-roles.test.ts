@@ -169,6 +169,23 @@ describe('static roles', () => {
     expect(keysOf('vendor-bot')).toEqual([original.accessKeyId, key].sort());
   });
 
+  it('a crash after any AWS call of a rotation leaves the sink with a working key and the user with no key the state does not know', async () => {
+    expect((await credops(['reconcile', '--repo', repo])).code).toBe(0);
+    for (let call = 1, day = 1; call <= 8; call++, day++) {
+      advanceDays(day);
+      const crashed = await credops(['reconcile', '--repo', repo], { CREDOPS_TEST_CRASH_AFTER_CALL: String(call) });
+      expect(crashed.signal === 'SIGKILL' || crashed.code === 0, `call ${call}: ${crashed.stderr}`).toBe(true);
+      const after = await credops(['reconcile', '--repo', repo]);
+      expect(after.code, `call ${call}: ${after.stderr}`).toBe(0);
+      const key = delivered();
+      expect((await callerIdentity(aws, { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey })).Arn, `call ${call}`).toContain('user/vendor-bot');
+      // The only key left besides the one the sink holds is the one made by hand, until the first rotation deletes it.
+      expect(keysOf('vendor-bot').filter((k) => k !== key.AccessKeyId && k !== original.accessKeyId), `call ${call}`).toEqual([]);
+      const shown = await credops(['static-creds', 'vendor', '--format', 'json']);
+      expect((JSON.parse(shown.stdout) as { data: { access_key: string } }).data.access_key, `call ${call}`).toBe(key.AccessKeyId);
+    }
+  });
+
   it('refuses a user that does not exist, and one with both key slots taken by keys it did not make', async () => {
     writeFileSync(join(repo, 'static-roles/vendor.json'), JSON.stringify({ username: 'nobody', rotation_period: 3600 }));
     const missing = await credops(['reconcile', '--repo', repo]);
