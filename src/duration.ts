@@ -12,6 +12,19 @@ export function parseDuration(value: string | number): number {
     if (!Number.isInteger(value) || value < 0) throw new UserError(`invalid duration ${value}: must be a whole number of seconds`);
     return value;
   }
+  // A large repo spells the same few TTLs thousands of times: each spelling is parsed once.
+  let seconds = parsed.get(value);
+  if (seconds === undefined) {
+    seconds = parseText(value);
+    if (parsed.size < PARSED_MAX) parsed.set(value, seconds);
+  }
+  return seconds;
+}
+
+const PARSED_MAX = 1024;
+const parsed = new Map<string, number>();
+
+function parseText(value: string): number {
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text);
   const parts = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/.test(text) ? text.match(/\d+(?:\.\d+)?(?:ms|s|m|h|d)/g) : null;

@@ -41,9 +41,6 @@ export function parseJsonSource(path: string, text: string, toPosition?: (offset
   };
 }
 
-/** JSON string tokens, each followed by a colon when it is an object key. */
-const STRING_TOKEN = /"(?:[^"\\\n]|\\.)*"\s*(:?)/g;
-
 /**
  * The engine's JSON.parse, when the text is valid JSON without a duplicate
  * key: JSON.parse keeps the last of duplicate keys silently, so the keys of the
@@ -59,10 +56,36 @@ function parseFast(text: string): { value: unknown } | undefined {
   } catch {
     return undefined;
   }
-  let keysInText = 0;
-  for (const m of text.matchAll(STRING_TOKEN)) if (m[1]) keysInText++;
-  return keysInText === countProperties(value) ? { value } : undefined;
+  return keysInText(text) === countProperties(value) ? { value } : undefined;
 }
+
+/**
+ * The object keys of a text JSON.parse accepted: string tokens followed by a
+ * colon. A scan by character code, without a regular expression's match
+ * objects (the cost that counted on 10,000 files).
+ */
+function keysInText(text: string): number {
+  let keys = 0;
+  const end = text.length;
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) !== QUOTE) continue;
+    for (i++; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) break;
+    }
+    let j = i + 1;
+    while (j < end && isJsonSpace(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === COLON) keys++;
+    i = j - 1;
+  }
+  return keys;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const isJsonSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /** Properties at every depth; NaN past MAX_DEPTH (the position-keeping parser then reports the nesting). */
 function countProperties(value: unknown, depth = 0): number {
