@@ -1,7 +1,6 @@
-import picomatch from 'picomatch';
 import type { StaticRoleFile } from '../model/schema-types.js';
 import type { StaticRoleSpec } from '../model/types.js';
-import type { MountGlob } from '../schema/cross-file.js';
+import { globMatcher, type MountGlob } from '../schema/cross-file.js';
 import { toDiagnostics } from '../schema/finding.js';
 import { roleNameProblem } from '../schema/role-name.js';
 import { STATIC_ROLE_RULES } from '../schema/rules.js';
@@ -21,7 +20,7 @@ const EXTENSION = /\.(?:json|ya?ml)$/i;
 export function loadStaticRoles(ctx: LoadContext, mounts: MountGlob[]): { staticRoles: StaticRoleSpec[]; byMount: StaticRolesByMount } {
   const staticRoles: StaticRoleSpec[] = [];
   const byMount: StaticRolesByMount = new Map();
-  const matchers = mounts.filter((m) => m.static_roles).map((m) => ({ name: m.name, test: picomatch(m.static_roles!, { dot: false }) }));
+  const matchers = mounts.filter((m) => m.static_roles).map((m) => ({ name: m.name, test: globMatcher(m.static_roles!) }));
   const users = new Map<string, string>();
   for (const file of ctx.snapshot.files) {
     if (!EXTENSION.test(file.path)) continue;

@@ -4,7 +4,7 @@ import { credentialKind, defaultPathOf } from '../engine/registry.js';
 import { formatDuration } from '../duration.js';
 import { errorMessage, LockLostError, UserError } from '../errors.js';
 import type { DesiredModel, Lease, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
-import { nextStaticDeadline } from './static-roles.js';
+import { nextStaticDeadline } from './static-schedule.js';
 import { canonicalJson } from '../plan/normalise.js';
 import { roleFingerprint, scheduleSink, type SinkSchedule } from './schedule.js';
 

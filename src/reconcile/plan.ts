@@ -4,7 +4,7 @@ import { makePlan } from '../plan/index.js';
 import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
 import { roleFingerprint, scheduleSink } from './schedule.js';
-import { staticRotations } from './static-roles.js';
+import { staticRotations } from './static-schedule.js';
 
 /**
  * Makes the plan for the desired model against the state, with the sink

@@ -2,9 +2,9 @@ import type { AwsClients } from '../aws/clients.js';
 import type { Clock } from '../clock.js';
 import { mountConfig } from '../engine/deps.js';
 import { beginStaticRotation, finishStaticRotation, forgetStaticRole } from '../engine/static-role.js';
-import { currentStaticKey, nextStaticRotation, readStaticRecord, staticRotationDue, type StaticKey } from '../state/static-creds.js';
+import { currentStaticKey, readStaticRecord, staticRotationDue, type StaticKey } from '../state/static-creds.js';
 import { errorMessage, LockLostError } from '../errors.js';
-import type { AppliedSnapshot, DesiredModel, SinkSpec, StaticRoleSpec, StaticRotation } from '../model/types.js';
+import type { AppliedSnapshot, DesiredModel, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { createSink, type Sink, type SinkContext } from '../sinks/index.js';
 import type { StateStore } from '../state/store.js';
 
@@ -151,27 +151,6 @@ async function publishAll(
     }
   }
   return failures;
-}
-
-/** Every static role of the repo and when its key is next replaced (the plan's list). Reads the state only. */
-export async function staticRotations(state: StateStore, desired: DesiredModel, now: number): Promise<StaticRotation[]> {
-  const out: StaticRotation[] = [];
-  for (const spec of desired.staticRoles ?? []) {
-    const record = await readStaticRecord(state, spec.mount, spec.name);
-    const due = staticRotationDue(spec, record, now);
-    out.push({ mount: spec.mount, name: spec.name, username: spec.username, ...(due ? { due } : { at: nextStaticRotation(spec, record) }) });
-  }
-  return out;
-}
-
-/** The earliest next rotation of the repo's static roles (epoch ms; 0 when one is due now), for `watch`. */
-export async function nextStaticDeadline(state: StateStore, staticRoles: StaticRoleSpec[]): Promise<number | undefined> {
-  let earliest: number | undefined;
-  for (const spec of staticRoles) {
-    const at = nextStaticRotation(spec, await readStaticRecord(state, spec.mount, spec.name));
-    if (earliest === undefined || at < earliest) earliest = at;
-  }
-  return earliest;
 }
 
 function address(s: Pick<StaticRoleSpec, 'mount' | 'name'>): string {

@@ -1,11 +1,10 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { RepoFile } from './snapshot.js';
 import { decodeUtf8 } from './utf8.js';
 
-/** The files credops reads: JSON and YAML anywhere in the repo, except hidden folders and tool output. */
-export const REPO_FILE_GLOBS = ['**/*.json', '**/*.yaml', '**/*.yml'];
+/** The files credops reads: JSON and YAML anywhere in the repo, except hidden folders and tool output. One pattern: each file is matched once, not three times (issue #11). */
+export const REPO_FILE_GLOBS = ['**/*.{json,yaml,yml}'];
 const IGNORED = ['**/node_modules/**', '.credops/**'];
 
 // Far above any real role, policy (AWS caps them at a few KB) or sink; keeps a
@@ -18,26 +17,28 @@ export async function readRepoFiles(root: string): Promise<RepoFile[]> {
   return paths.map((path) => readRepoFile(root, path));
 }
 
+/** One buffer for every read: a file is decoded to text before the next is read. One byte past the limit tells a file that is too large. */
+let readBuffer: Buffer | undefined;
+
 function readRepoFile(root: string, path: string): RepoFile {
-  // One open, one fstat and one read: the size check costs no extra look-up of the path.
-  const fd = openSync(join(root, path), 'r');
-  let bytes: Buffer;
+  // One open and one read (two at the end of a file): no fstat, and no buffer per file (10,000 files, issue #11).
+  readBuffer ??= Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
+  const fd = openSync(`${root}/${path}`, 'r');
+  let size = 0;
   try {
-    const size = fstatSync(fd).size;
-    if (size > MAX_FILE_BYTES) {
-      return { path, text: '', problem: { line: 1, column: 1, message: `file is ${size} bytes; files of the secrets repo are limited to ${MAX_FILE_BYTES} bytes` } };
-    }
-    bytes = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, bytes, read, size - read, read);
+    for (;;) {
+      const n = readSync(fd, readBuffer, size, readBuffer.length - size, size);
       if (n === 0) break;
-      read += n;
+      size += n;
+      if (size === readBuffer.length) {
+        const bytes = fstatSync(fd).size;
+        return { path, text: '', problem: { line: 1, column: 1, message: `file is ${bytes} bytes; files of the secrets repo are limited to ${MAX_FILE_BYTES} bytes` } };
+      }
     }
-    bytes = bytes.subarray(0, read);
   } finally {
     closeSync(fd);
   }
+  const bytes = readBuffer.subarray(0, size);
   const decoded = decodeUtf8(bytes);
   if ('text' in decoded) return { path, text: decoded.text };
   const { line, column, byte, offset } = decoded.error;

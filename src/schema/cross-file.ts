@@ -33,7 +33,7 @@ const ROLE_EXTENSION = /\.(?:json|ya?ml)$/i;
  * (it would otherwise be silently ignored).
  */
 export function assignRoleFiles(paths: readonly string[], mounts: readonly MountGlob[]): { roles: RoleSource[]; diagnostics: Diagnostic[] } {
-  const matchers = mounts.map((m) => ({ ...m, test: picomatch(m.roles, { dot: false }) }));
+  const matchers = mounts.map((m) => ({ ...m, test: globMatcher(m.roles) }));
   const roles: RoleSource[] = [];
   const diagnostics: Diagnostic[] = [];
   const seen = new Map<string, string>();
@@ -71,6 +71,20 @@ export function assignRoleFiles(paths: readonly string[], mounts: readonly Mount
     roles.push({ mount, name, path });
   }
   return { roles, diagnostics };
+}
+
+/**
+ * picomatch's test of a repo path against a glob, with the glob's fixed base
+ * folder (`roles` of `roles/*.json`) checked first: most paths of a large repo
+ * are turned away by one startsWith (issue #11).
+ */
+export function globMatcher(glob: string): (path: string) => boolean {
+  const test = picomatch(glob, { dot: false });
+  const { base, isGlob, negated } = picomatch.scan(glob);
+  // A glob without wildcards is a path of its own: its "base" is the whole of it.
+  if (!base || !isGlob || negated) return (path) => test(path);
+  const prefix = `${base}/`;
+  return (path) => path.startsWith(prefix) && test(path);
 }
 
 /** "@policies/x.json" -> "policies/x.json", or undefined when the value is not a file reference. */

@@ -4,7 +4,7 @@ import { rulesOf, typesWhere, type CredentialTypeRules } from './credential-type
 import type { Finding } from './finding.js';
 import { credentialTypesOf, durationSeconds, isVaultEmpty, legacyOf } from './vault-values.js';
 import { TemplateError, usernameData, VaultTemplate } from './vault-template.js';
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
 
 /**
  * Vault's rules that JSON Schema cannot state with a good message: they
@@ -15,6 +15,13 @@ export interface Rule<T> {
   name: string;
   check(doc: T): Finding[];
 }
+
+/**
+ * cron-parser (with luxon, a third of a megabyte to compile) is loaded only
+ * for a credops.yaml that sets rotation_schedule: not on every validate and
+ * plan (issue #11). A runtime require, so that the bundle leaves it out.
+ */
+const cronParser = () => (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
 
 export const ROLE_RULES: Rule<RoleFile>[] = [
   {
@@ -30,6 +37,7 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
   {
     name: 'STS TTLs within what AWS accepts',
     check(role) {
+      if (isVaultEmpty(role.default_sts_ttl) && isVaultEmpty(role.max_sts_ttl)) return [];
       const types = credentialTypesOf(role);
       const sts = typesWhere(types, (r) => r.sts).map((t) => rulesOf(t).sts!);
       if (!sts.length) return [];
@@ -53,6 +61,7 @@ export const ROLE_RULES: Rule<RoleFile>[] = [
   {
     name: 'fields Vault ignores for this credential type',
     check(role) {
+      if (isVaultEmpty(role.iam_tags) && isVaultEmpty(role.iam_groups) && isVaultEmpty(role.mfa_serial_number)) return [];
       const types = credentialTypesOf(role);
       const out: Finding[] = [];
       const usedBy = (field: CredentialTypeRules['uses'][number]) => CREDENTIAL_TYPES.filter((t) => rulesOf(t).uses.includes(field));
@@ -173,7 +182,7 @@ export const CONFIG_RULES: Rule<ConfigFile>[] = [
         }
         if (typeof schedule === 'string') {
           try {
-            CronExpressionParser.parse(schedule, { tz: 'UTC' });
+            cronParser().parse(schedule, { tz: 'UTC' });
           } catch (err) {
             out.push({ pointer: `${pointer}/rotation_schedule`, message: `is not a cron expression: ${(err as Error).message}` });
           }
@@ -204,5 +213,10 @@ function mountPointer(name: string): string {
 }
 
 export function runRules<T>(rules: readonly Rule<T>[], doc: T): Finding[] {
-  return rules.flatMap((r) => r.check(doc));
+  const findings: Finding[] = [];
+  for (const rule of rules) {
+    const found = rule.check(doc);
+    if (found.length) findings.push(...found);
+  }
+  return findings;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { jsonEqual } from '../../src/plan/diff.js';
 import { makePlan, planHasChanges } from '../../src/plan/index.js';
 import type { Diagnostic } from '../../src/errors.js';
 import { allow, applied, desired, leases, mount, role, sink } from './build.js';
@@ -279,5 +280,18 @@ describe('makePlan: the plan as a whole', () => {
       { file: 'roles/a.json', line: 9, column: 2, pointer: '/policy_document', message: 'first' },
       { file: 'roles/b.json', line: 1, column: 1, pointer: '', message: 'second' },
     ]);
+  });
+});
+
+describe('jsonEqual (the no-change shortcut of a role diff)', () => {
+  it('is equality of JSON values: keys in any order, arrays in order, nothing else equal', () => {
+    expect(jsonEqual({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 })).toBe(true);
+    expect(jsonEqual({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(jsonEqual({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(jsonEqual({ a: 1, b: 2 }, { a: 1 })).toBe(false);
+    expect(jsonEqual({ a: undefined }, {})).toBe(false);
+    expect(jsonEqual([], {})).toBe(false);
+    expect(jsonEqual({ a: null }, { a: {} })).toBe(false);
+    expect(jsonEqual('1', 1)).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { POLICY, validate } from './helpers.js';
+import picomatch from 'picomatch';
+import { globMatcher } from '../../src/schema/cross-file.js';
 
 const CONFIG = 'version: 1\nmounts:\n  aws: {}\n  aws-us-west-2: {roles: "roles/us-west-2/*.json"}\n';
 const iamUser = { credential_type: 'iam_user' };
@@ -72,5 +74,16 @@ describe('cross-file checks', () => {
     const { model } = validate({ 'policies/p.json': POLICY, 'roles/a.json': { ...iamUser, policy_document: '@policies/p.json' }, 'roles/b.json': { ...iamUser, policy_document: '@policies/p.json' } });
     expect(model?.roles[0]?.policy_document).toEqual(model?.roles[1]?.policy_document);
     expect(model?.roles[0]?.policy_document).not.toBe(model?.roles[1]?.policy_document);
+  });
+});
+
+describe('globMatcher', () => {
+  it('matches as picomatch does, whatever the glob', () => {
+    const paths = ['roles/a.json', 'roles/b.yaml', 'roles/x/c.json', 'prod/roles/a.json', 'a.json', 'rolesx/a.json'];
+    for (const glob of ['roles/*.json', './roles/*.json', 'roles/**', 'roles/a.json', 'a.json', '*.json', '**/*.json', '{roles,prod}/**/*.json', 'roles/[ab].json', '!roles/*.json']) {
+      const ours = globMatcher(glob);
+      const theirs = picomatch(glob, { dot: false });
+      expect(paths.filter(ours), glob).toEqual(paths.filter((p) => theirs(p)));
+    }
   });
 });
