@@ -295,3 +295,13 @@ describe('jsonEqual (the no-change shortcut of a role diff)', () => {
     expect(jsonEqual('1', 1)).toBe(false);
   });
 });
+
+describe('matching roles of the repo and the state', () => {
+  it('gives the same plan whether or not either side is in order', () => {
+    const r = (name: string, actions = 's3:GetObject') => role('aws', name, { policy_document: allow(actions) });
+    const sorted = makePlan(desired({ roles: [r('a'), r('b', 'ec2:*'), r('d')] }), applied({ roles: [r('a'), r('b'), r('c')] }), []);
+    const shuffled = makePlan(desired({ roles: [r('d'), r('a'), r('b', 'ec2:*')] }), applied({ roles: [r('c'), r('a'), r('b')] }), []);
+    expect(sorted.roles.map((c) => `${c.action} ${c.name}`)).toEqual(['update b', 'delete c', 'create d']);
+    expect(shuffled).toEqual(sorted);
+  });
+});
