@@ -84,6 +84,12 @@ export function globMatcher(glob: string): (path: string) => boolean {
   // A glob without wildcards is a path of its own: its "base" is the whole of it.
   if (!base || !isGlob || negated) return (path) => test(path);
   const prefix = `${base}/`;
+  // The usual `DIR/*.json`: a file directly in DIR with that extension, not hidden, without picomatch.
+  const simple = /^\*(\.[\w-]+)$/.exec(picomatch.scan(glob).glob);
+  if (simple) {
+    const ext = simple[1]!;
+    return (path) => path.startsWith(prefix) && path.endsWith(ext) && path.indexOf('/', prefix.length) < 0 && path[prefix.length] !== '.' && path.length > prefix.length + ext.length;
+  }
   return (path) => path.startsWith(prefix) && test(path);
 }
 

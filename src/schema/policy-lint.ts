@@ -1,4 +1,4 @@
-import type { PolicyDocument, RoleSpec } from '../model/types.js';
+import type { CredentialType, PolicyDocument, RoleSpec } from '../model/types.js';
 import { closest } from './ajv-errors.js';
 import { CREDENTIAL_TYPE_RULES, rulesOf, typesWhere } from './credential-types.js';
 import type { Finding } from './finding.js';
@@ -27,8 +27,7 @@ export function lintRoleLimits(role: RoleSpec, policyPointer = '/policy_document
   const written = role.policy_document ? JSON.stringify(role.policy_document).length : 0;
   const size = written > Math.min(...POLICY_LIMITS) ? policySize(role.policy_document!) : written;
   // Session policies and their ARNs go with every STS call of the role: one finding names them all.
-  const session = typesWhere(types, (r) => r.policy?.as === 'session');
-  const sessionMax = session.length ? rulesOf(session[0]!).policy!.maxChars : Infinity;
+  const { session, sessionMax, sessionArns, arnsMax } = sessionLimits(types);
   for (const type of types) {
     const { policy, policyArns, groupsMax } = rulesOf(type);
     if (policy?.as === 'inline' && size > policy.maxChars) {
@@ -44,13 +43,31 @@ export function lintRoleLimits(role: RoleSpec, policyPointer = '/policy_document
   if (size > sessionMax) {
     out.push({ pointer: policyPointer, message: `policy document${where} is ${size} characters without whitespace; AWS accepts at most ${sessionMax} for an STS session policy (${session.join(', ')})` });
   }
-  const sessionArns = typesWhere(types, (r) => r.policyArns?.as === 'session');
-  const arnsMax = sessionArns.length ? rulesOf(sessionArns[0]!).policyArns!.max : Infinity;
   if (role.policy_arns.length > arnsMax) {
     out.push({ pointer: '/policy_arns', message: `${role.policy_arns.length} policy_arns; AWS accepts at most ${arnsMax} session policy ARNs for ${sessionArns.join(', ')}` });
   }
   return out;
 }
+
+/** The session limits of a combination of credential types: a handful of combinations, worked out once each (10,000 roles, issue #11). */
+function sessionLimits(types: readonly CredentialType[]) {
+  const key = types.join(',');
+  let limits = limitsOf.get(key);
+  if (!limits) {
+    const session = typesWhere(types, (r) => r.policy?.as === 'session');
+    const sessionArns = typesWhere(types, (r) => r.policyArns?.as === 'session');
+    limits = {
+      session,
+      sessionMax: session.length ? rulesOf(session[0]!).policy!.maxChars : Infinity,
+      sessionArns,
+      arnsMax: sessionArns.length ? rulesOf(sessionArns[0]!).policyArns!.max : Infinity,
+    };
+    limitsOf.set(key, limits);
+  }
+  return limits;
+}
+
+const limitsOf = new Map<string, { session: CredentialType[]; sessionMax: number; sessionArns: CredentialType[]; arnsMax: number }>();
 
 /** Statement-level checks of one policy document; pointers are relative to the document. */
 export function lintPolicyDocument(doc: PolicyDocument): Finding[] {

@@ -79,8 +79,8 @@ describe('cross-file checks', () => {
 
 describe('globMatcher', () => {
   it('matches as picomatch does, whatever the glob', () => {
-    const paths = ['roles/a.json', 'roles/b.yaml', 'roles/x/c.json', 'prod/roles/a.json', 'a.json', 'rolesx/a.json'];
-    for (const glob of ['roles/*.json', './roles/*.json', 'roles/**', 'roles/a.json', 'a.json', '*.json', '**/*.json', '{roles,prod}/**/*.json', 'roles/[ab].json', '!roles/*.json']) {
+    const paths = ['roles/a.json', 'roles/b.yaml', 'roles/x/c.json', 'prod/roles/a.json', 'a.json', 'rolesx/a.json', 'roles/.hidden.json', 'roles/.json', 'roles/a.json.bak', 'roles/a-b.yml'];
+    for (const glob of ['roles/*.json', 'roles/*.yml', 'prod/roles/*.json', './roles/*.json', 'roles/**', 'roles/a.json', 'a.json', '*.json', '**/*.json', '{roles,prod}/**/*.json', 'roles/[ab].json', '!roles/*.json']) {
       const ours = globMatcher(glob);
       const theirs = picomatch(glob, { dot: false });
       expect(paths.filter(ours), glob).toEqual(paths.filter((p) => theirs(p)));
