@@ -25,7 +25,8 @@ export function registerReconcile(program: Command, run: Run): void {
     .option('--adopt <sink>', 'take over this sink\'s target even if another credops state published it (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .action(async (opts: ReconcileOptions, cmd: Command) => {
       const saved = opts.plan ? parsePlanJson(readSavedPlan(resolve(run.io.cwd, opts.plan))) : undefined;
-      const { model, warnings } = await readDesired(opts, run.io);
+      // Every role is checked, and carries the digest that lets a later plan skip its file while it does not change (load/reuse.ts).
+      const { model, warnings } = await readDesired(opts, run.io, { applied: async () => [] });
       const progress = progressReporter({ write: (text) => run.io.stderr(text), isTTY: run.io.isTTY });
       const log = opts.format === 'text' ? progress.log : () => {};
       const result = await withRuntime(cmd, run, (rt) =>

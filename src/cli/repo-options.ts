@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 /** Loaded when an action runs, not with the CLI (issue #11). */
 const loadModule = () => import('../load/index.js');
 import type { Io } from './runtime.js';
+import type { LoadDesiredOptions } from '../load/index.js';
 import { formatDiagnostic, ValidationError } from '../errors.js';
 import { emitAnnotations } from './annotations.js';
 
@@ -23,13 +24,13 @@ export function addRepoOptions(cmd: Command): Command {
  * Loads and validates the repo; warnings go to stderr, errors throw ValidationError.
  * In GitHub Actions, every diagnostic is also a workflow annotation on the file.
  */
-export async function readDesired(opts: RepoOptions, io: Io) {
+export async function readDesired(opts: RepoOptions, io: Io, load: Pick<LoadDesiredOptions, 'applied'> = {}) {
   // A local directory is taken relative to the command's cwd; anything else is a git URL.
   const local = resolve(io.cwd, opts.repo);
   const localDir = existsSync(local) ? local : undefined;
   let loaded: Awaited<ReturnType<(typeof import('../load/index.js'))['loadDesired']>>;
   try {
-    loaded = await (await loadModule()).loadDesired({ repo: localDir ?? opts.repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache') });
+    loaded = await (await loadModule()).loadDesired({ repo: localDir ?? opts.repo, ref: opts.ref, cacheDir: resolve(io.cwd, '.credops/cache'), ...load });
   } catch (err) {
     if (err instanceof ValidationError) emitAnnotations(io, err.diagnostics, localDir);
     throw err;

@@ -64,17 +64,21 @@ export interface StateOptions {
   config?: Pick<EngineConfig, 'state' | 'audit_log'>;
 }
 
-/** Opens the run's state (cli/location.ts says which), runs fn, always closes it. */
-export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStore, where: Location) => Promise<T>, opts: StateOptions = {}): Promise<T> {
+/** Opens the run's state (cli/location.ts says which); the caller closes it. */
+export async function openRunState(cmd: Command, run: Run, opts: StateOptions = {}): Promise<{ state: StateStore; where: Location }> {
   const where = await locate(cmd, run.io, opts.config);
-  let state: StateStore;
   try {
-    state = await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly, readOnce: Boolean(opts.readOnly) });
+    return { state: await openState(where.stateUrl, { cwd: where.stateBase, create: !opts.readOnly, readOnce: Boolean(opts.readOnly) }), where };
   } catch (err) {
     if (!(opts.readOnly && err instanceof NoStateError)) throw err;
     run.io.stderr(`No state at ${err.location} yet: nothing has been applied or issued with it. Showing an empty state.\n`);
-    state = await openState('sqlite::memory:');
+    return { state: await openState('sqlite::memory:'), where };
   }
+}
+
+/** Opens the run's state (cli/location.ts says which), runs fn, always closes it. */
+export async function withState<T>(cmd: Command, run: Run, fn: (state: StateStore, where: Location) => Promise<T>, opts: StateOptions = {}): Promise<T> {
+  const { state, where } = await openRunState(cmd, run, opts);
   try {
     return await fn(state, where);
   } finally {

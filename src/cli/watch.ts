@@ -60,7 +60,7 @@ export function registerWatch(program: Command, run: Run): void {
               signal: stop.signal,
               intervalMs: intervalSeconds * 1000,
               // Warnings are logged by the loop as JSON, once per commit.
-              readRepo: () => readDesired(opts, { ...run.io, stderr: () => {} }),
+              readRepo: () => readDesired(opts, { ...run.io, stderr: () => {} }, { applied: async () => [] }),
               applied: () => state.getApplied(),
               nextDeadline: (model) => nextDeadline(state, model.sinks, undefined, model.staticRoles),
               reconcile: (model, warnings, reconcileLog) =>

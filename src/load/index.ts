@@ -1,6 +1,7 @@
 import type { Diagnostic } from '../errors.js';
 import { ValidationError } from '../errors.js';
-import type { DesiredModel } from '../model/types.js';
+import type { DesiredModel, EngineConfig, RoleSpec } from '../model/types.js';
+import { reusableRoles, type ReusableRoles } from './reuse.js';
 import { readRepo, type ReadRepoOptions, type RepoSnapshot } from '../repo/index.js';
 import { loadConfig } from './config.js';
 import { LoadContext } from './context.js';
@@ -18,26 +19,40 @@ export { CONFIG_FILES } from './config.js';
  * kind of file; one error anywhere and there is no model (DESIGN invariant 4).
  */
 
-export type LoadDesiredOptions = ReadRepoOptions;
+export interface LoadDesiredOptions extends ReadRepoOptions {
+  /**
+   * Given the repo's config (where its state is), the roles that state holds:
+   * role files unchanged since they were applied are reused (reuse.ts), and
+   * every role made carries the digest to store. Not called when credops.yaml
+   * has an error.
+   */
+  applied?: (config: EngineConfig) => Promise<readonly RoleSpec[]>;
+}
 
 /** Reads and validates the repo; throws ValidationError (every diagnostic, errors and warnings) if anything is wrong. */
 export async function loadDesired(opts: LoadDesiredOptions): Promise<{ model: DesiredModel; warnings: Diagnostic[] }> {
-  return desiredFromSnapshot(await readRepo(opts));
+  const snapshot = await readRepo(opts);
+  let reuse: ReusableRoles | undefined;
+  if (opts.applied) {
+    const { config } = loadConfig(new LoadContext(snapshot));
+    if (config) reuse = reusableRoles(await opts.applied(config));
+  }
+  return desiredFromSnapshot(snapshot, reuse);
 }
 
 /** validateSnapshot, throwing ValidationError when there is an error. */
-export function desiredFromSnapshot(snapshot: RepoSnapshot): { model: DesiredModel; warnings: Diagnostic[] } {
-  const { model, diagnostics } = validateSnapshot(snapshot);
+export function desiredFromSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles): { model: DesiredModel; warnings: Diagnostic[] } {
+  const { model, diagnostics } = validateSnapshot(snapshot, reuse);
   if (!model) throw new ValidationError(diagnostics);
   return { model, warnings: diagnostics };
 }
 
 /** Validates a snapshot in memory; `model` is set only when there is no error. Diagnostics sorted by file, line, column. */
-export function validateSnapshot(snapshot: RepoSnapshot): { model?: DesiredModel; diagnostics: Diagnostic[] } {
+export function validateSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles): { model?: DesiredModel; diagnostics: Diagnostic[] } {
   const ctx = new LoadContext(snapshot);
   const { config, mountGlobs } = loadConfig(ctx);
   const policies = loadPolicies(ctx);
-  const roles = loadRoles(ctx, mountGlobs, policies);
+  const roles = loadRoles(ctx, mountGlobs, policies, reuse);
   const statics = loadStaticRoles(ctx, mountGlobs);
   const sinks = loadSinks(ctx, mountGlobs, roles.byMount, statics.byMount);
 

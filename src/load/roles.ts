@@ -6,13 +6,14 @@ import { lintRoleLimits } from '../schema/policy-lint.js';
 import { ROLE_RULES } from '../schema/rules.js';
 import { commaList, credentialTypesOf, durationSeconds, kvPairs, legacyOf, legacyArnField, nonEmptyString } from '../schema/vault-values.js';
 import type { LoadContext } from './context.js';
+import { reuseRole, roleKey, withSource, type ReusableRoles } from './reuse.js';
 import { resolveRolePolicy, type PolicyFiles, type ResolvedPolicy } from './policies.js';
 
 /** Every role file's mount and name, null for a file with an error: sinks may name it, and are then not reported twice. */
 export type RolesByMount = Map<string, Map<string, RoleSpec | null>>;
 
 /** The role files of every mount, normalised; those with an error are reported and left out. */
-export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: PolicyFiles): { roles: RoleSpec[]; byMount: RolesByMount } {
+export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: PolicyFiles, reuse?: ReusableRoles): { roles: RoleSpec[]; byMount: RolesByMount } {
   const assigned = assignRoleFiles([...ctx.files.keys()], mountGlobs);
   ctx.diagnostics.push(...assigned.diagnostics);
   const roles: RoleSpec[] = [];
@@ -21,7 +22,17 @@ export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: P
     const byName = byMount.get(mount) ?? new Map<string, RoleSpec | null>();
     byMount.set(mount, byName);
     byName.set(name, null);
-    const source = ctx.parse(ctx.files.get(path)!);
+    const file = ctx.files.get(path)!;
+    if (reuse) {
+      const same = reuseRole(reuse.get(roleKey(mount, name)), file, ctx.files, ctx.diagnostics);
+      if (same) {
+        byName.set(name, same);
+        roles.push(same);
+        continue;
+      }
+    }
+    const before = ctx.diagnostics.length;
+    const source = ctx.parse(file);
     const raw = source ? ctx.check<RoleFile>(source, 'role', ROLE_RULES) : undefined;
     if (!source || !raw) continue;
     const policy = resolveRolePolicy(ctx, raw, source, policies);
@@ -30,6 +41,7 @@ export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: P
     const limits = lintRoleLimits(role, `/${policy?.field ?? 'policy_document'}`);
     ctx.diagnostics.push(...toDiagnostics(source, limits));
     if (!limits.some((f) => f.severity !== 'warning')) {
+      if (reuse) withSource(role, file, ctx.files, ctx.diagnostics.slice(before));
       byName.set(name, role);
       roles.push(role);
     }

@@ -55,6 +55,15 @@ export interface RoleSpec {
   session_tags: Record<string, string>;
   external_id?: string;
   mfa_serial_number?: string;
+  /**
+   * What the role was made from: a digest of its file, of its @policies file
+   * and of the credops release that checked them. A plan against a state that
+   * holds the same digest reuses the applied role instead of checking the
+   * unchanged file again (src/load/reuse.ts). Not a field of the role: never diffed.
+   */
+  source_digest?: string;
+  /** The warnings its file had when it was checked, shown again when it is reused. */
+  source_warnings?: { line: number; column: number; pointer: string; message: string }[];
 }
 
 /**

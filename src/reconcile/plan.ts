@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../errors.js';
-import type { DesiredModel, Lease, Plan, SinkWork } from '../model/types.js';
+import type { AppliedSnapshot, DesiredModel, Lease, Plan, SinkWork } from '../model/types.js';
 import { makePlan } from '../plan/index.js';
 import { describeSink, type SinkContext } from '../sinks/index.js';
 import type { SinkStatus, StateStore } from '../state/store.js';
@@ -16,10 +16,10 @@ export async function planAgainstState(
   state: StateStore,
   desired: DesiredModel,
   warnings: Diagnostic[] = [],
-  opts: { sinks?: SinkContext; now?: number } = {},
+  opts: { sinks?: SinkContext; now?: number; applied?: AppliedSnapshot } = {},
 ): Promise<Plan> {
-  // Two reads of the state, whatever its size: the applied snapshot, then the leases with the sink statuses.
-  const applied = await state.getApplied();
+  // Two reads of the state, whatever its size: the applied snapshot (unless the caller read it already), then the leases with the sink statuses.
+  const applied = opts.applied ?? (await state.getApplied());
   const { leases, sinkStatus } = await state.listLeasesAndSinkStatus();
   const plan = makePlan(desired, applied, leases, warnings);
   const statics = desired.staticRoles?.length ? { staticRotations: await staticRotations(state, desired, opts.now ?? Date.now()) } : {};
