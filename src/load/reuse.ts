@@ -37,8 +37,9 @@ const RELEASE = (() => {
   }
 })();
 
+/** SHA-256, its first 128 bits in base64 (22 characters): 10,000 of them add 220 KB to a state that cannot compress them. */
 export function roleDigest(file: RepoFile, policy: RepoFile | undefined): string {
-  return hash('sha256', `${RELEASE}\u0000${file.path}\u0000${file.text}\u0000${policy ? `${policy.path}\u0000${policy.text}` : ''}`, 'base64');
+  return hash('sha256', `${RELEASE}\u0000${file.path}\u0000${file.text}\u0000${policy ? `${policy.path}\u0000${policy.text}` : ''}`, 'base64').slice(0, 22);
 }
 
 /** The applied role, if its file (and policy file) are byte for byte what it was made from; its warnings go to `diagnostics`. */
