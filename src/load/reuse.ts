@@ -26,12 +26,16 @@ export function reusableRoles(applied: readonly RoleSpec[]): ReusableRoles {
   return out;
 }
 
-/** The release whose checks a digest vouches for: another credops checks every file again. */
+/** Set by scripts/bundle.mjs: a digest of the sources and schemas the bundle was built from. */
+declare const CREDOPS_BUILD_ID: string | undefined;
+
+/** The build whose checks a digest vouches for: another credops (even one of the same version) checks every file again. */
 const RELEASE = (() => {
+  const build = typeof CREDOPS_BUILD_ID === 'string' ? CREDOPS_BUILD_ID : 'source';
   try {
     // dist/chunks/*.js and src/load/*.ts are both two folders below the package root.
     const pkg = createRequire(import.meta.url)('../../package.json') as { name?: string; version?: string };
-    return `${pkg.name}@${pkg.version}`;
+    return `${pkg.name}@${pkg.version}+${build}`;
   } catch {
     return `unknown@${Date.now()}`; // never reuse what cannot be tied to a release
   }
