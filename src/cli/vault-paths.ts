@@ -33,26 +33,29 @@ export function registerVaultPaths(program: Command, run: Run): void {
       .argument('[fields...]', `key=value, as Vault takes them: ${Object.keys(FIELDS).join(', ')}`)
       .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
       .action(async (path: string, fields: string[], opts: { format: OutputFormat }, command: Command) => {
-        const staticPath = verb === 'read' ? /^\/*(.+)\/static-creds\/([^/]+)\/*$/.exec(path) : null;
-        if (staticPath) {
+        const where = parseVaultPath(verb, path);
+        if (where.path === 'static-creds') {
           if (fields.length) throw new UserError(`${path} takes no fields (got ${fields.join(' ')})`);
-          return printStaticCreds(run, command, staticPath[1]!, staticPath[2]!, opts.format);
+          return printStaticCreds(run, command, where.mount, where.role, opts.format);
         }
-        await issueAndPrint(run, command, { ...parseVaultPath(verb, path), ...parseFields(fields) }, opts.format);
+        await issueAndPrint(run, command, { ...where, path: where.path, ...parseFields(fields) }, opts.format);
       });
   }
 }
 
-/** MOUNT/creds/ROLE or MOUNT/sts/ROLE; a mount may itself hold slashes (team/aws). */
-export function parseVaultPath(verb: string, path: string): Pick<IssueRequest, 'mount' | 'role' | 'path'> {
+/** MOUNT/creds/ROLE or MOUNT/sts/ROLE, and for read MOUNT/static-creds/NAME (Vault serves it read-only); a mount may itself hold slashes (team/aws). */
+export function parseVaultPath(verb: string, path: string): Pick<IssueRequest, 'mount' | 'role'> & { path: IssueRequest['path'] | 'static-creds' } {
   const parts = path.replace(/^\/+|\/+$/g, '').split('/');
   const kind = parts.at(-2);
   const role = parts.at(-1);
-  if (parts.length < 3 || (kind !== 'creds' && kind !== 'sts') || !role) {
+  const kinds = verb === 'read' ? (['creds', 'sts', 'static-creds'] as const) : (['creds', 'sts'] as const);
+  const known = kinds.find((k) => k === kind);
+  if (parts.length < 3 || !known || !role) {
     const hint = kind === 'roles' ? '; roles are files of the secrets repo (roles/NAME.json), applied by credops reconcile' : '';
-    throw new UserError(`credops ${verb} serves MOUNT/creds/ROLE and MOUNT/sts/ROLE (e.g. aws/creds/deploy), not "${path}"${hint}`);
+    const statics = verb === 'read' ? ' (and MOUNT/static-creds/NAME)' : '';
+    throw new UserError(`credops ${verb} serves MOUNT/creds/ROLE and MOUNT/sts/ROLE${statics} (e.g. aws/creds/deploy), not "${path}"${hint}`);
   }
-  return { mount: parts.slice(0, -2).join('/'), role, path: kind };
+  return { mount: parts.slice(0, -2).join('/'), role, path: known };
 }
 
 function parseFields(fields: string[]): Partial<IssueRequest> {

@@ -3,6 +3,7 @@ import { hash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import type { RoleSpec } from '../model/types.js';
 import type { RepoFile } from '../repo/index.js';
+import { roleAddress } from '../schema/cross-file.js';
 
 /**
  * A plan of a large repo whose roles did not change (issue #11: 10,000 roles
@@ -18,11 +19,9 @@ import type { RepoFile } from '../repo/index.js';
 /** Applied roles by mount and name: what a role file may be found unchanged against. */
 export type ReusableRoles = Map<string, RoleSpec>;
 
-export const roleKey = (mount: string, name: string) => `${mount}\u0000${name}`;
-
 export function reusableRoles(applied: readonly RoleSpec[]): ReusableRoles {
   const out: ReusableRoles = new Map();
-  for (const role of applied) if (role.source_digest) out.set(roleKey(role.mount, role.name), role);
+  for (const role of applied) if (role.source_digest) out.set(roleAddress(role), role);
   return out;
 }
 

@@ -1,12 +1,12 @@
 import type { RoleFile } from '../model/schema-types.js';
 import type { RoleSpec } from '../model/types.js';
-import { assignRoleFiles, type MountGlob } from '../schema/cross-file.js';
+import { assignRoleFiles, roleAddress, type MountGlob } from '../schema/cross-file.js';
 import { toDiagnostics } from '../schema/finding.js';
 import { lintRoleLimits } from '../schema/policy-lint.js';
 import { ROLE_RULES } from '../schema/rules.js';
 import { commaList, credentialTypesOf, durationSeconds, kvPairs, legacyOf, legacyArnField, nonEmptyString } from '../schema/vault-values.js';
 import type { LoadContext } from './context.js';
-import { reuseRole, roleKey, withSource, type ReusableRoles } from './reuse.js';
+import { reuseRole, withSource, type ReusableRoles } from './reuse.js';
 import { resolveRolePolicy, type PolicyFiles, type ResolvedPolicy } from './policies.js';
 
 /** Every role file's mount and name, null for a file with an error: sinks may name it, and are then not reported twice. */
@@ -24,7 +24,7 @@ export function loadRoles(ctx: LoadContext, mountGlobs: MountGlob[], policies: P
     byName.set(name, null);
     const file = ctx.files.get(path)!;
     if (reuse) {
-      const same = reuseRole(reuse.get(roleKey(mount, name)), file, ctx.files, ctx.diagnostics);
+      const same = reuseRole(reuse.get(roleAddress({ mount, name })), file, ctx.files, ctx.diagnostics);
       if (same) {
         byName.set(name, same);
         roles.push(same);

@@ -29,6 +29,7 @@ import {
   type FieldDef,
 } from './fields.js';
 import { canonical, canonicalJson, compareStrings, uniqueSorted } from './normalise.js';
+import { roleAddress } from '../schema/cross-file.js';
 import { policyDelta } from './policy.js';
 
 /**
@@ -72,8 +73,6 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
   };
 }
 
-/** Roles are addressed by mount and name, as Vault's MOUNT/roles/NAME. */
-const roleAddress = (r: { mount: string; name: string }) => `${r.mount}\u0000${r.name}`;
 
 /** Matches items of the two sides by key, sorted by key. */
 function pair<T>(before: T[], after: T[], key: (item: T) => string): [T | undefined, T | undefined][] {

@@ -1,12 +1,10 @@
-import type { AwsClients } from '../aws/clients.js';
-import type { Clock } from '../clock.js';
 import { mountConfig } from '../engine/deps.js';
-import { beginStaticRotation, finishStaticRotation, forgetStaticRole } from '../engine/static-role.js';
+import { beginStaticRotation, finishStaticRotation, forgetStaticRole, type StaticRoleDeps } from '../engine/static-role.js';
 import { currentStaticKey, readStaticRecord, staticRotationDue, type StaticKey } from '../state/static-creds.js';
 import { errorMessage, LockLostError } from '../errors.js';
 import type { AppliedSnapshot, DesiredModel, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { createSink, type Sink, type SinkContext } from '../sinks/index.js';
-import type { StateStore } from '../state/store.js';
+import { roleAddress } from '../schema/cross-file.js';
 
 /**
  * Static roles in a reconcile (issue #12): each one whose rotation_period has
@@ -15,11 +13,8 @@ import type { StateStore } from '../state/store.js';
  * target) receives it; a static role removed from git stops being managed.
  */
 
-export interface StaticRoleDeps {
-  state: StateStore;
-  clients: AwsClients;
-  clock: Clock;
-  env: NodeJS.ProcessEnv;
+/** The engine's static role deps, and where the keys go. */
+export interface StaticRolesDeps extends StaticRoleDeps {
   sinks: SinkContext;
   log: (event: StaticRoleEvent) => void;
 }
@@ -44,7 +39,7 @@ export type StaticRoleEvent = { kind: 'static-role'; report: StaticRoleReport };
 /** The lease id a static sink records: Vault's read path of the key. */
 export const staticLeaseId = (spec: Pick<StaticRoleSpec, 'mount' | 'name'>) => `${spec.mount}/static-creds/${spec.name}`;
 
-export async function reconcileStaticRoles(deps: StaticRoleDeps, desired: DesiredModel, previous: AppliedSnapshot): Promise<StaticRoleReport[]> {
+export async function reconcileStaticRoles(deps: StaticRolesDeps, desired: DesiredModel, previous: AppliedSnapshot): Promise<StaticRoleReport[]> {
   const reports: StaticRoleReport[] = [];
   const wanted = desired.staticRoles ?? [];
   for (const spec of wanted) {
@@ -55,8 +50,8 @@ export async function reconcileStaticRoles(deps: StaticRoleDeps, desired: Desire
     if (report.outcome !== 'unchanged') deps.log({ kind: 'static-role', report });
     reports.push(report);
   }
-  const kept = new Set(wanted.map(address));
-  for (const gone of (previous.staticRoles ?? []).filter((s) => !kept.has(address(s)))) {
+  const kept = new Set(wanted.map(roleAddress));
+  for (const gone of (previous.staticRoles ?? []).filter((s) => !kept.has(roleAddress(s)))) {
     const report: StaticRoleReport = { mount: gone.mount, name: gone.name, username: gone.username, outcome: 'removed', reason: 'removed from the repo', deleted: [], published: [] };
     try {
       await deps.state.ensureLocked(`forget static role ${gone.mount}/${gone.name}`);
@@ -73,7 +68,7 @@ export async function reconcileStaticRoles(deps: StaticRoleDeps, desired: Desire
   return reports;
 }
 
-async function oneStaticRole(deps: StaticRoleDeps, desired: DesiredModel, spec: StaticRoleSpec): Promise<StaticRoleReport> {
+async function oneStaticRole(deps: StaticRolesDeps, desired: DesiredModel, spec: StaticRoleSpec): Promise<StaticRoleReport> {
   const { state, clock } = deps;
   const mount = desired.config.mounts[spec.mount]!;
   const report: StaticRoleReport = { mount: spec.mount, name: spec.name, username: spec.username, outcome: 'unchanged', deleted: [], published: [] };
@@ -117,7 +112,7 @@ async function oneStaticRole(deps: StaticRoleDeps, desired: DesiredModel, spec: 
 
 /** Publishes the key to each sink, recording what each holds; the failures, in words. */
 async function publishAll(
-  deps: StaticRoleDeps,
+  deps: StaticRolesDeps,
   spec: StaticRoleSpec,
   sinks: { spec: SinkSpec; sink: Sink }[],
   key: StaticKey,
@@ -151,8 +146,4 @@ async function publishAll(
     }
   }
   return failures;
-}
-
-function address(s: Pick<StaticRoleSpec, 'mount' | 'name'>): string {
-  return `${s.mount}\u0000${s.name}`;
 }

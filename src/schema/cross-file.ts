@@ -17,6 +17,9 @@ export interface MountGlob {
   static_roles?: string;
 }
 
+/** A role's (or static role's) address: its mount and name, as Vault's MOUNT/roles/NAME. The key wherever roles are matched by it. */
+export const roleAddress = (r: { mount: string; name: string }) => `${r.mount}\u0000${r.name}`;
+
 export interface RoleSource {
   mount: string;
   name: string;
@@ -61,7 +64,7 @@ export function assignRoleFiles(paths: readonly string[], mounts: readonly Mount
       diagnostics.push(at(path, 'error', problem));
       continue;
     }
-    const key = `${mount}\u0000${name}`;
+    const key = roleAddress({ mount, name });
     const first = seen.get(key);
     if (first) {
       diagnostics.push(at(path, 'error', `duplicate role "${name}" in mount ${mount}: already defined by ${first}`));

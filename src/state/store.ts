@@ -116,16 +116,9 @@ export interface MovedMarker {
   at: number;
 }
 
-/** Everything in a state (StateStore.exportAll). */
-export interface StateDump {
+/** Everything in a state (StateStore.exportAll): the applied snapshot and what lives beside it. */
+export interface StateDump extends AppliedSnapshot {
   id: string;
-  serial: number;
-  commit?: string;
-  appliedAt?: number;
-  roles: RoleSpec[];
-  staticRoles?: StaticRoleSpec[];
-  sinks: SinkSpec[];
-  mounts: MountConfig[];
   leases: Lease[];
   journal: JournalEntry[];
   /** Settings by key; values as stored (root keys encrypted). */
@@ -135,17 +128,7 @@ export interface StateDump {
 
 /** A dump of the applied snapshot and everything live beside it; how both backends' exportAll build it. */
 export function stateDump(id: string, applied: AppliedSnapshot, live: Pick<StateDump, 'leases' | 'journal' | 'settings' | 'sinkStatus'>): StateDump {
-  return {
-    id,
-    serial: applied.serial,
-    ...(applied.commit !== undefined ? { commit: applied.commit } : {}),
-    ...(applied.appliedAt !== undefined ? { appliedAt: applied.appliedAt } : {}),
-    roles: applied.roles,
-    ...(applied.staticRoles?.length ? { staticRoles: applied.staticRoles } : {}),
-    sinks: applied.sinks,
-    mounts: applied.mounts,
-    ...live,
-  };
+  return { id, ...applied, ...live };
 }
 
 export interface SinkStatus {
