@@ -27,6 +27,17 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('%s state', 
   /** CreateUser, PutUserPolicy, AttachUserPolicy, AddUserToGroup, CreateAccessKey. */
   const ISSUANCE_CALLS = 5;
 
+  /** A journal entry of an iam_user issuance of role deploy, written now: what a run records before CreateUser. */
+  const deployUserEntry = (id: string, lease: string, userName: string) => ({
+    id,
+    leaseId: `aws/creds/deploy/${lease}`,
+    mount: 'aws',
+    role: 'deploy',
+    kind: 'iam_user',
+    data: { userName },
+    createdAt: aws.clock.now(),
+  });
+
   const backend = make();
   beforeAll(() => backend.start());
   afterAll(() => backend.stop());
@@ -88,15 +99,7 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('%s state', 
     it('keeps a young entry whose user IAM does not show yet, and forgets it once old enough', async () => {
       // A crash between the journal write and CreateUser, or an IAM that has not
       // caught up: the entry names a user AWS says does not exist.
-      await t.state.putJournal({
-        id: 'crashed-before-create',
-        leaseId: 'aws/creds/deploy/AAAAAAAAAAAAAAAAAAAAAAAA',
-        mount: 'aws',
-        role: 'deploy',
-        kind: 'iam_user',
-        data: { userName: 'credops-deploy-1700000000-abcdefgh' },
-        createdAt: aws.clock.now(),
-      });
+      await t.state.putJournal(deployUserEntry('crashed-before-create', 'AAAAAAAAAAAAAAAAAAAAAAAA', 'credops-deploy-1700000000-abcdefgh'));
       const { engine } = engineFor(aws, t);
 
       expect(await engine.recover()).toEqual({ rolledBack: 0, completed: 0, pending: 1, failed: [], rootKeysDeleted: [] });
@@ -108,30 +111,14 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('%s state', 
       expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
       expect(credopsUsers(aws)).toEqual([]);
 
-      await t.state.putJournal({
-        id: 'never-created',
-        leaseId: 'aws/creds/deploy/BBBBBBBBBBBBBBBBBBBBBBBB',
-        mount: 'aws',
-        role: 'deploy',
-        kind: 'iam_user',
-        data: { userName: 'credops-deploy-1700000001-abcdefgh' },
-        createdAt: aws.clock.now(),
-      });
+      await t.state.putJournal(deployUserEntry('never-created', 'BBBBBBBBBBBBBBBBBBBBBBBB', 'credops-deploy-1700000001-abcdefgh'));
       aws.clock.advance(ROLLBACK_MIN_AGE_MS + 1000);
       expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
       expect(await t.state.listJournal()).toEqual([]);
     });
 
     it('keeps an entry whose rollback fails, and reports it, so the next run retries', async () => {
-      await t.state.putJournal({
-        id: 'half-done',
-        leaseId: 'aws/creds/deploy/CCCCCCCCCCCCCCCCCCCCCCCC',
-        mount: 'aws',
-        role: 'deploy',
-        kind: 'iam_user',
-        data: { userName: 'credops-deploy-1700000002-abcdefgh' },
-        createdAt: aws.clock.now(),
-      });
+      await t.state.putJournal(deployUserEntry('half-done', 'CCCCCCCCCCCCCCCCCCCCCCCC', 'credops-deploy-1700000002-abcdefgh'));
       aws.iam.createUser('credops-deploy-1700000002-abcdefgh');
       aws.faults.failNext('ListAccessKeys', 'AccessDenied', 1);
       const { engine } = engineFor(aws, t);
