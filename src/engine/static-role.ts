@@ -36,10 +36,15 @@ export interface StaticRoleDeps {
  * Makes the next key of a static role, or returns the pending one an earlier
  * run made: created while the current key still works, accepted by STS, and
  * stored encrypted as `pending`. The caller publishes it, then calls
- * finishStaticRotation.
+ * finishStaticRotation. `stored` is the record as the caller, holding the lock, just read it.
  */
-export async function beginStaticRotation(deps: StaticRoleDeps, spec: StaticRoleSpec, mount: MountConfig): Promise<StaticKey & { deletedForeign: string[] }> {
-    let record = (await readStaticRecord(deps.state, spec.mount, spec.name)) ?? { username: spec.username };
+export async function beginStaticRotation(
+  deps: StaticRoleDeps,
+  spec: StaticRoleSpec,
+  mount: MountConfig,
+  stored: StoredStaticCreds | undefined,
+): Promise<StaticKey & { deletedForeign: string[] }> {
+  let record = stored ? { ...stored } : { username: spec.username };
   if (record.username !== spec.username) {
     // A new user: the old user's key is credops's to delete, and nothing of it carries over.
     await forgetStaticRole(deps, { ...spec, username: record.username }, mount);

@@ -1,6 +1,6 @@
 import { mountConfig } from '../engine/deps.js';
 import { beginStaticRotation, finishStaticRotation, forgetStaticRole, type StaticRoleDeps } from '../engine/static-role.js';
-import { currentStaticKey, readStaticRecord, staticRotationDue, type StaticKey } from '../state/static-creds.js';
+import { readStaticRecord, staticKeyOf, staticRotationDue, type StaticKey } from '../state/static-creds.js';
 import { errorMessage, LockLostError } from '../errors.js';
 import type { AppliedSnapshot, DesiredModel, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { createSink, type Sink, type SinkContext } from '../sinks/index.js';
@@ -80,7 +80,7 @@ async function oneStaticRole(deps: StaticRolesDeps, desired: DesiredModel, spec:
   if (due) {
     report.reason = due;
     await state.ensureLocked(`rotate static role ${spec.mount}/${spec.name}`);
-    const key = await beginStaticRotation(deps, spec, mount);
+    const key = await beginStaticRotation(deps, spec, mount, record);
     report.deleted.push(...key.deletedForeign);
     const expiration = new Date(clock.now() + spec.rotation_period * 1000);
     // Every sink gets the new key while the old one still works; only then does the old key go.
@@ -102,7 +102,7 @@ async function oneStaticRole(deps: StaticRolesDeps, desired: DesiredModel, spec:
   const behind = sinks.filter((s, i) => statuses[i]?.published?.accessKeyId !== record!.access_key_id || statuses[i]?.published?.target !== s.sink.describe());
   report.accessKeyId = record!.access_key_id;
   if (!behind.length) return report;
-  const current = await currentStaticKey(deps, spec);
+  const current = staticKeyOf(deps.env, spec, record);
   report.reason = `sink${behind.length === 1 ? '' : 's'} ${behind.map((s) => s.spec.name).join(', ')} without the current key`;
   const failures = await publishAll(deps, spec, behind, current!, current!.expiration, report);
   report.outcome = failures.length ? 'failed' : 'published';

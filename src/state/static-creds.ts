@@ -11,7 +11,6 @@ import type { StateStore } from './store.js';
  */
 
 export const STATIC_CREDS_SETTING_KEY = (mount: string, name: string) => `static-creds/${mount}/${name}`;
-export const STATIC_CREDS_PREFIX = 'static-creds/';
 
 /** The state's record of a static role's keys. Secrets are encryptSecret() blobs; the rest is never secret. */
 export interface StoredStaticCreds {
@@ -66,17 +65,19 @@ export function staticRotationDue(spec: StaticRoleSpec, record: StoredStaticCred
 }
 
 /** The current key, decrypted, with its expiry (the next rotation); what `credops static-creds` prints. */
-export async function currentStaticKey(deps: { state: StateStore; env: NodeJS.ProcessEnv }, spec: StaticRoleSpec): Promise<(StaticKey & { expiration: Date; record: StoredStaticCreds }) | undefined> {
-  const record = await readStaticRecord(deps.state, spec.mount, spec.name);
+export async function currentStaticKey(deps: { state: StateStore; env: NodeJS.ProcessEnv }, spec: StaticRoleSpec): Promise<(StaticKey & { expiration: Date }) | undefined> {
+  return staticKeyOf(deps.env, spec, await readStaticRecord(deps.state, spec.mount, spec.name));
+}
+
+/** The current key of a record already read, decrypted, with its expiry. */
+export function staticKeyOf(env: NodeJS.ProcessEnv, spec: StaticRoleSpec, record: StoredStaticCreds | undefined): (StaticKey & { expiration: Date }) | undefined {
   if (!record?.access_key_id || !record.secret_access_key) return undefined;
   return {
     accessKeyId: record.access_key_id,
-    secretAccessKey: decrypt(deps.env, spec, record.secret_access_key),
+    secretAccessKey: decrypt(env, spec, record.secret_access_key),
     expiration: new Date(nextStaticRotation(spec, { ...record, pending: undefined, rotation_started_at: undefined })),
-    record,
   };
 }
-
 
 /** Encrypts a new key's secret for the static role's record. */
 export function sealStaticSecret(env: NodeJS.ProcessEnv, spec: Pick<StaticRoleSpec, 'mount' | 'name' | 'source'>, secret: string): string {
