@@ -10,7 +10,9 @@ import { loadRoles } from './roles.js';
 import { loadSinks } from './sinks.js';
 import { loadStaticRoles } from './static-roles.js';
 
-export { CONFIG_FILES } from './config.js';
+import { CONFIG_FILES } from './config-files.js';
+
+export { CONFIG_FILES };
 
 /**
  * From a secrets repo to the desired model: every file parsed with positions,
@@ -34,7 +36,8 @@ export async function loadDesired(opts: LoadDesiredOptions): Promise<{ model: De
   const snapshot = await readRepo(opts);
   let reuse: ReusableRoles | undefined;
   if (opts.applied) {
-    const { config } = loadConfig(new LoadContext(snapshot));
+    // Only credops.yaml is needed to find the state; the full check below reads it again with everything else.
+    const { config } = loadConfig(new LoadContext({ ...snapshot, files: snapshot.files.filter((f) => CONFIG_FILES.includes(f.path)) }));
     if (config) reuse = reusableRoles(await opts.applied(config));
   }
   return desiredFromSnapshot(snapshot, reuse);
