@@ -18,6 +18,9 @@ const ROOTS = [
   ['sink.schema.json', 'SinkFile'],
   ['config.schema.json', 'ConfigFile'],
   ['static-role.schema.json', 'StaticRoleFile'],
+  ['jwt-auth-config.schema.json', 'JwtAuthConfigFile'],
+  ['jwt-auth-role.schema.json', 'JwtAuthRoleFile'],
+  ['acl-policy.schema.json', 'AclPolicyFile'],
 ];
 
 export async function generate() {

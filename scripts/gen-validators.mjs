@@ -20,6 +20,9 @@ const EXPORTS = {
   sink: 'https://credops.dev/schemas/sink.schema.json',
   config: 'https://credops.dev/schemas/config.schema.json',
   static_role: 'https://credops.dev/schemas/static-role.schema.json',
+  jwt_auth_config: 'https://credops.dev/schemas/jwt-auth-config.schema.json',
+  jwt_auth_role: 'https://credops.dev/schemas/jwt-auth-role.schema.json',
+  acl_policy: 'https://credops.dev/schemas/acl-policy.schema.json',
 };
 
 export function generate() {

@@ -45,3 +45,20 @@ export function formatDuration(seconds: number): string {
   const s = Math.floor(seconds % 60);
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }
+
+/**
+ * "10/m", "100/h", "5/30s": a count per period (credops server's
+ * max_issue_rate). A bare unit is one of it; the schema checked the form.
+ */
+export function parseIssueRate(value: string): { count: number; periodSeconds: number } {
+  const m = /^\s*(\d+)\s*\/\s*(.+?)\s*$/.exec(value);
+  if (!m) throw new UserError(`"${value}" is not a rate such as "10/m"`);
+  const period = /^[smhd]$/.test(m[2]!) ? `1${m[2]}` : m[2]!;
+  return { count: Number(m[1]), periodSeconds: parseDuration(period) };
+}
+
+/** "10/m" again, for plans and errors. */
+export function formatIssueRate(rate: { count: number; periodSeconds: number }): string {
+  const unit = ({ 1: 's', 60: 'm', 3600: 'h', 86400: 'd' } as Record<number, string>)[rate.periodSeconds];
+  return `${rate.count}/${unit ?? formatDuration(rate.periodSeconds)}`;
+}

@@ -50,6 +50,19 @@ export interface IssueRequest {
   mfaCode?: string;
   /** assumed_role: the session name instead of the username template's (Vault's role_session_name). */
   roleSessionName?: string;
+  /** credops server: who asked. The lease never outlives that token and holds a place in its cap counters. */
+  asker?: Asker;
+}
+
+/** A credops server token asking for a credential (src/server/). */
+export interface Asker {
+  /** The token's accessor (never the token). */
+  accessor: string;
+  /** Epoch ms: the token's expiry, and the latest it can be renewed to. */
+  expiresAt: number;
+  maxExpiresAt: number;
+  /** The cap counters reserved for this issuance; the lease keeps them until it is revoked. */
+  counters: string[];
 }
 
 export interface IssuedCredential {

@@ -2,16 +2,16 @@ import type { AuditLog } from '../audit.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { AppliedSnapshot, Lease } from '../model/types.js';
 import { leaseDueAt, type LeaseFilter } from '../state/store.js';
-import type { CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
+import type { Asker, CredentialKind, IssuedCredential, IssueRequest } from './credential-type.js';
 import { mountConfig, REVOKE_CONCURRENCY, type EngineDeps } from './deps.js';
 import { hasInterruptedRotation, recoverRootRotations } from './root.js';
-import { issueJournal, recoverJournal, type RecoverResult } from './journal.js';
+import { isLive, issueJournal, LIVE_ISSUANCE_MS, recoverJournal, type RecoverResult } from './journal.js';
 import { newLeaseId, prefixPath } from './lease-id.js';
 import { forEachBounded } from './pool.js';
 import { credentialKind, credentialKindFor } from './registry.js';
 import { waitUntilAccepted } from './usable.js';
 
-export type { IssuedCredential, IssueRequest } from './credential-type.js';
+export type { Asker, IssuedCredential, IssueRequest } from './credential-type.js';
 export type { RecoverResult } from './journal.js';
 export { DEFAULT_LEASE_SECONDS, mountConfig, REVOKE_CONCURRENCY, type EngineDeps } from './deps.js';
 
@@ -92,8 +92,9 @@ export class Engine {
 
   /** Whether recover() has anything to do: a journal entry, or an interrupted rotate-root. */
   async needsRecovery(): Promise<boolean> {
-    const { state } = this.deps;
-    if ((await state.listJournal()).length > 0) return true;
+    const { state, clock } = this.deps;
+    const now = clock.now();
+    if ((await state.listJournal()).some((e) => !isLive(e, now))) return true;
     const applied = await state.getApplied();
     return hasInterruptedRotation(state, applied.mounts.length ? applied.mounts : [mountConfig(applied, 'aws')]);
   }
@@ -108,8 +109,15 @@ export class Engine {
       const mount = mountConfig(applied, req.mount);
       const kind = credentialKindFor(role, req.path);
       const leaseId = newLeaseId(mount.name, req.path, role.name);
-      const journal = issueJournal(state, clock, { leaseId, mount: mount.name, role: role.name, kind: kind.type });
+      // A server's issuance holds no lock: its journal entry says how long recovery must leave it alone.
+      const liveUntil = req.asker ? clock.now() + LIVE_ISSUANCE_MS : undefined;
+      const journal = issueJournal(state, clock, { leaseId, mount: mount.name, role: role.name, kind: kind.type, ...(liveUntil !== undefined ? { liveUntil } : {}) });
       const { credential, journalId } = await kind.issue({ role, mount, request: req, leaseId, clients, clock, journal });
+      if (req.asker) credential.lease = boundToAsker(credential.lease, req.asker);
+      if (journalId && liveUntil !== undefined && clock.now() >= liveUntil) {
+        // Recovery may be rolling this entry back right now: the credential is not handed out.
+        throw new Error(`issuing ${leaseId} took longer than ${LIVE_ISSUANCE_MS / 1000}s; it is rolled back by the next recovery, ask again`);
+      }
       if (journalId) await state.completeJournal(journalId, credential.lease);
       else await state.putLease(credential.lease);
       const { lease } = credential;
@@ -138,7 +146,7 @@ export class Engine {
    * from now, never past its maxExpiresAt. No AWS call: an IAM access key has
    * no expiry of its own; the lease is what ends it. STS leases are refused.
    */
-  async renew(leaseId: string, incrementSeconds?: number): Promise<Lease> {
+  async renew(leaseId: string, incrementSeconds?: number, capAt?: number): Promise<Lease> {
     const { state, clock, audit } = this.deps;
     const lease = await this.lookup(leaseId);
     try {
@@ -152,7 +160,8 @@ export class Engine {
       const now = clock.now();
       if (lease.expiresAt <= now) throw new UserError(`lease ${leaseId} has expired; it can no longer be renewed`);
       const increment = incrementSeconds ?? mountConfig(await state.getApplied(), lease.mount).lease;
-      const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt), lastRenewedAt: now };
+      // capAt: the asking token's expiry (credops server), which a lease never outlives.
+      const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt, capAt ?? Infinity), lastRenewedAt: now };
       await state.putLease(renewed);
       audit.record({
         operation: 'renew',
@@ -262,6 +271,8 @@ export class Engine {
       const mount = mountConfig(applied ?? (await state.getApplied()), lease.mount);
       const { invalidated, deniedBy, reason } = await kindOf(lease).revoke({ lease, mount, clients, clock });
       await state.deleteLease(lease.leaseId);
+      // The lease's places in credops server's caps; a place lost to a crash here is found by the server's recount.
+      for (const counter of lease.counters ?? []) await state.addToCounter(counter, -1, { min: 0 });
       const validUntil = invalidated ? undefined : lease.expiresAt;
       audit.record({
         operation: 'revoke',
@@ -293,6 +304,17 @@ export class Engine {
   }
 }
 
+
+/** The lease of a server's issuance: never past the asking token's expiry, holding its cap counters. */
+function boundToAsker(lease: Lease, asker: Asker): Lease {
+  return {
+    ...lease,
+    expiresAt: Math.min(lease.expiresAt, asker.expiresAt),
+    maxExpiresAt: Math.min(lease.maxExpiresAt, asker.maxExpiresAt),
+    token: asker.accessor,
+    ...(asker.counters.length ? { counters: asker.counters } : {}),
+  };
+}
 
 function kindOf(lease: Lease): CredentialKind {
   const kind = credentialKind(lease.credentialType);

@@ -29,7 +29,14 @@ import { credentialKind } from './registry.js';
  */
 export const ROLLBACK_MIN_AGE_MS = 5 * 60 * 1000;
 
-export function issueJournal(state: StateStore, clock: Clock, of: Pick<JournalEntry, 'leaseId' | 'mount' | 'role' | 'kind'>): IssueJournal {
+/**
+ * How long credops server's issuance (which holds no lock) may take from its
+ * journal entry to its lease. Recovery leaves a younger entry alone; an
+ * issuance still running after it gives up and rolls back (Engine.issue).
+ */
+export const LIVE_ISSUANCE_MS = 2 * 60 * 1000;
+
+export function issueJournal(state: StateStore, clock: Clock, of: Pick<JournalEntry, 'leaseId' | 'mount' | 'role' | 'kind' | 'liveUntil'>): IssueJournal {
   return {
     async begin(data) {
       const id = randomUUID();
@@ -65,6 +72,7 @@ export interface RecoverDeps {
 export async function recoverJournal(deps: RecoverDeps): Promise<RecoverResult> {
   const result: RecoverResult = { rolledBack: 0, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] };
   for (const entry of await deps.state.listJournal()) {
+    if (isLive(entry, deps.clock.now())) continue;
     if (await deps.state.getLease(entry.leaseId)) {
       await deps.state.deleteJournal(entry.id);
       result.completed++;
@@ -89,4 +97,9 @@ export async function recoverJournal(deps: RecoverDeps): Promise<RecoverResult> 
     }
   }
   return result;
+}
+
+/** An entry of an issuance by credops server that may still be running: not recovery's to touch. */
+export function isLive(entry: JournalEntry, now: number): boolean {
+  return entry.liveUntil !== undefined && entry.liveUntil > now;
 }

@@ -9,6 +9,10 @@ import { loadPolicies } from './policies.js';
 import { loadRoles } from './roles.js';
 import { loadSinks } from './sinks.js';
 import { loadStaticRoles } from './static-roles.js';
+import { loadAccess } from './access.js';
+import { parseHclFiles, type ParsedHcl } from './hcl.js';
+
+export { parseHclFiles, type ParsedHcl };
 
 import { CONFIG_FILES } from './config-files.js';
 
@@ -40,31 +44,35 @@ export async function loadDesired(opts: LoadDesiredOptions): Promise<{ model: De
     const { config } = loadConfig(new LoadContext({ ...snapshot, files: snapshot.files.filter((f) => CONFIG_FILES.includes(f.path)) }));
     if (config) reuse = reusableRoles(await opts.applied(config));
   }
-  return desiredFromSnapshot(snapshot, reuse);
+  return desiredFromSnapshot(snapshot, reuse, await parseHclFiles(snapshot.files));
 }
 
 /** validateSnapshot, throwing ValidationError when there is an error. */
-export function desiredFromSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles): { model: DesiredModel; warnings: Diagnostic[] } {
-  const { model, diagnostics } = validateSnapshot(snapshot, reuse);
+export function desiredFromSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles, hcl?: ParsedHcl): { model: DesiredModel; warnings: Diagnostic[] } {
+  const { model, diagnostics } = validateSnapshot(snapshot, reuse, hcl);
   if (!model) throw new ValidationError(diagnostics);
   return { model, warnings: diagnostics };
 }
 
 /** Validates a snapshot in memory; `model` is set only when there is no error. Diagnostics sorted by file, line, column. */
-export function validateSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles): { model?: DesiredModel; diagnostics: Diagnostic[] } {
+/** `hcl`: the snapshot's .hcl files, parsed first (parseHclFiles is asynchronous). */
+export function validateSnapshot(snapshot: RepoSnapshot, reuse?: ReusableRoles, hcl: ParsedHcl = new Map()): { model?: DesiredModel; diagnostics: Diagnostic[] } {
   const ctx = new LoadContext(snapshot);
   const { config, mountGlobs } = loadConfig(ctx);
   const policies = loadPolicies(ctx);
   const roles = loadRoles(ctx, mountGlobs, policies, reuse);
   const statics = loadStaticRoles(ctx, mountGlobs);
   const sinks = loadSinks(ctx, mountGlobs, roles.byMount, statics.byMount);
+  const access = loadAccess(ctx, hcl);
 
   const diagnostics = ctx.diagnostics.sort(byPosition);
   if (!config || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   roles.roles.sort((a, b) => compare(a.mount, b.mount) || compare(a.name, b.name));
   statics.staticRoles.sort((a, b) => compare(a.mount, b.mount) || compare(a.name, b.name));
   sinks.sort((a, b) => compare(a.name, b.name));
-  return { model: { repo: snapshot.source, commit: snapshot.commit, config, roles: roles.roles, staticRoles: statics.staticRoles, sinks }, diagnostics };
+  const model: DesiredModel = { repo: snapshot.source, commit: snapshot.commit, config, roles: roles.roles, staticRoles: statics.staticRoles, sinks };
+  if (access) model.access = access;
+  return { model, diagnostics };
 }
 
 function compare(a: string, b: string): number {

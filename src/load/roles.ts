@@ -1,3 +1,4 @@
+import { parseIssueRate } from '../duration.js';
 import type { RoleFile } from '../model/schema-types.js';
 import type { RoleSpec } from '../model/types.js';
 import { assignRoleFiles, roleAddress, type MountGlob } from '../schema/cross-file.js';
@@ -80,5 +81,7 @@ function normaliseRole(raw: RoleFile, where: { mount: string; name: string; sour
   if (externalId !== undefined) role.external_id = externalId;
   const mfa = nonEmptyString(raw.mfa_serial_number);
   if (mfa !== undefined) role.mfa_serial_number = mfa;
+  if (raw.max_leases !== undefined) role.max_leases = raw.max_leases;
+  if (raw.max_issue_rate !== undefined) role.max_issue_rate = parseIssueRate(raw.max_issue_rate);
   return role;
 }

@@ -79,6 +79,14 @@ export type RoleFile = {
    */
   mfa_serial_number?: string | null;
   /**
+   * credops server (not Vault): at most this many live leases of this role issued through the API; past it the API answers 429.
+   */
+  max_leases?: number;
+  /**
+   * credops server (not Vault): at most this many issuances of this role per period through the API, such as "10/m"; past it the API answers 429.
+   */
+  max_issue_rate?: string;
+  /**
    * Deprecated (Vault's legacy field): a JSON policy document; the role becomes iam_user,federation_token. Use credential_type and policy_document.
    */
   policy?: string | null;
@@ -467,4 +475,188 @@ export interface StaticRoleFile {
    * External id passed when assuming assume_role_arn.
    */
   external_id?: string;
+}
+
+// ---- jwt-auth-config.schema.json -------------------------------------------
+
+/**
+ * Vault's JWT auth config (auth/MOUNT/config.json, what `vault write auth/jwt/config` accepts) for `credops server`: where the signing keys of the identity tokens come from, and their issuer. One of oidc_discovery_url, jwks_url and jwt_validation_pubkeys is required.
+ */
+export interface JwtAuthConfigFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * The issuer's URL: its /.well-known/openid-configuration names the JWKS (https://token.actions.githubusercontent.com for GitHub Actions, the cluster's issuer for Kubernetes).
+   */
+  oidc_discovery_url?: string;
+  /**
+   * The URL of the issuer's JSON Web Key Set.
+   */
+  jwks_url?: string;
+  /**
+   * PEM public keys that sign the tokens, instead of a JWKS.
+   */
+  jwt_validation_pubkeys?: string[];
+  /**
+   * The `iss` every token must carry.
+   */
+  bound_issuer?: string;
+  /**
+   * Signing algorithms accepted (default: RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA).
+   */
+  jwt_supported_algs?: ('RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512' | 'EdDSA')[];
+  /**
+   * The role a login that names none uses.
+   */
+  default_role?: string;
+  /**
+   * Not supported by credops: the issuer must present a certificate Node.js trusts (NODE_EXTRA_CA_CERTS adds one).
+   */
+  oidc_discovery_ca_pem?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * Not supported by credops: the JWKS server must present a certificate Node.js trusts (NODE_EXTRA_CA_CERTS adds one).
+   */
+  jwks_ca_pem?: {
+    [k: string]: unknown | undefined;
+  };
+}
+
+// ---- jwt-auth-role.schema.json ---------------------------------------------
+
+/**
+ * A Vault JWT auth role (auth/MOUNT/roles/NAME.json, what `vault write auth/jwt/role/NAME` accepts): which tokens may log in, and the ACL policies and TTL of the credops token they get. The role name is the file name.
+ */
+export interface JwtAuthRoleFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * Only "jwt" (credops has no browser OIDC login).
+   */
+  role_type?: 'jwt';
+  /**
+   * The token's `aud` must contain one of these. Required by Vault when the token has an aud.
+   */
+  bound_audiences?: string[] | string;
+  /**
+   * The token's `sub` must be exactly this.
+   */
+  bound_subject?: string;
+  /**
+   * Claims the token must carry: a value, or a list of which one must match. With bound_claims_type "glob", values may use *.
+   */
+  bound_claims?: {
+    [k: string]: string | number | boolean | (string | number | boolean)[] | undefined;
+  };
+  /**
+   * "string" (exact, the default) or "glob".
+   */
+  bound_claims_type?: 'string' | 'glob';
+  /**
+   * The claim that names the identity (the audit log records it): "sub", "repository", "sub" for Kubernetes...
+   */
+  user_claim: string;
+  /**
+   * Claims copied into the token's metadata: claim -> metadata key.
+   */
+  claim_mappings?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Accepted for Vault compatibility; credops has no identity groups.
+   */
+  groups_claim?: string;
+  /**
+   * The ACL policies (acl/NAME.hcl) the token gets.
+   */
+  token_policies?: string[] | string;
+  /**
+   * Vault's older name of token_policies.
+   */
+  policies?: string[] | string;
+  /**
+   * The token's TTL (default 1h).
+   */
+  token_ttl?: number | string;
+  /**
+   * Renewals never extend the token past this from login (default 24h).
+   */
+  token_max_ttl?: number | string;
+  /**
+   * A hard cap on the token's life, beside token_max_ttl.
+   */
+  token_explicit_max_ttl?: number | string;
+  /**
+   * Accepted for Vault compatibility; credops has no default policy.
+   */
+  token_no_default_policy?: boolean;
+  /**
+   * Only service tokens ("service" or "default").
+   */
+  token_type?: 'service' | 'default';
+  /**
+   * Leeway on exp, nbf and iat (default 60 seconds, as Vault).
+   */
+  clock_skew_leeway?: number | string;
+  /**
+   * Leeway on exp (default: clock_skew_leeway).
+   */
+  expiration_leeway?: number | string;
+  /**
+   * Leeway on nbf (default: clock_skew_leeway).
+   */
+  not_before_leeway?: number | string;
+  /**
+   * Accepted for Vault compatibility; ignored.
+   */
+  verbose_oidc_logging?: boolean;
+  /**
+   * credops: at most this many live leases issued to one token of this role (429 past it).
+   */
+  max_leases?: number;
+  /**
+   * credops: at most this many issuances per period by one token of this role, such as "10/m" (429 past it).
+   */
+  max_issue_rate?: string;
+}
+
+// ---- acl-policy.schema.json ------------------------------------------------
+
+/**
+ * This interface was referenced by `AclPolicyFile`'s JSON-Schema
+ * via the `definition` "capabilities".
+ */
+export type Capabilities = ('create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny')[];
+
+/**
+ * A Vault ACL policy (acl/NAME.hcl or acl/NAME.json, what `vault policy write NAME` accepts): which paths of credops server's API a token with this policy may use. The policy name is the file name.
+ */
+export interface AclPolicyFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * Path rules: "aws/creds/dev-*" -> { capabilities = ["read"] }. * at the end matches any suffix, + matches one path segment; deny overrides everything.
+   */
+  path?: {
+    [k: string]:
+      | {
+          capabilities?: Capabilities;
+        }
+      | Rule[]
+      | undefined;
+  };
+}
+/**
+ * This interface was referenced by `AclPolicyFile`'s JSON-Schema
+ * via the `definition` "rule".
+ */
+export interface Rule {
+  capabilities?: Capabilities;
 }

@@ -55,6 +55,10 @@ export interface RoleSpec {
   session_tags: Record<string, string>;
   external_id?: string;
   mfa_serial_number?: string;
+  /** credops server: at most this many live leases of this role issued through the API (429 past it). */
+  max_leases?: number;
+  /** credops server: at most this many issuances of this role per period through the API (429 past it). */
+  max_issue_rate?: IssueRate;
   /**
    * What the role was made from: a digest of its file, of its @policies file
    * and of the credops release that checked them. A plan against a state that
@@ -165,6 +169,8 @@ export interface DesiredModel {
   /** Absent means none (models and snapshots made before static roles existed). */
   staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
+  /** credops server's auth methods and ACL policies (auth/, acl/). Absent means none. */
+  access?: AccessSpec;
 }
 
 /** What the state says was last applied. */
@@ -176,8 +182,73 @@ export interface AppliedSnapshot {
   staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
   mounts: MountConfig[];
+  /** Absent means none. */
+  access?: AccessSpec;
   /** Increases on every apply; saved plans record it to detect a changed state. */
   serial: number;
+}
+
+// ---- server access (auth/, acl/) --------------------------------------------
+
+/** "10/m": at most count per periodSeconds, in fixed windows aligned to the epoch. */
+export interface IssueRate {
+  count: number;
+  periodSeconds: number;
+}
+
+/** A JWT auth method (auth/MOUNT/config.json, Vault's `vault write auth/jwt/config`). */
+export interface AuthMountSpec {
+  /** The mount path: "jwt" for auth/jwt/, "kubernetes" for auth/kubernetes/. */
+  name: string;
+  source: string;
+  oidc_discovery_url?: string;
+  jwks_url?: string;
+  jwt_validation_pubkeys?: string[];
+  bound_issuer?: string;
+  jwt_supported_algs?: string[];
+  default_role?: string;
+}
+
+/** A JWT auth role (auth/MOUNT/roles/NAME.json, Vault's `vault write auth/jwt/role/NAME`). Durations in seconds. */
+export interface AuthRoleSpec {
+  mount: string;
+  name: string;
+  source: string;
+  bound_audiences: string[];
+  bound_subject?: string;
+  /** Claim -> accepted values (any one matches). */
+  bound_claims: Record<string, (string | number | boolean)[]>;
+  bound_claims_type: 'string' | 'glob';
+  user_claim: string;
+  claim_mappings: Record<string, string>;
+  token_policies: string[];
+  token_ttl: number;
+  token_max_ttl: number;
+  expiration_leeway: number;
+  not_before_leeway: number;
+  clock_skew_leeway: number;
+  /** Per token of this role. */
+  max_leases?: number;
+  max_issue_rate?: IssueRate;
+}
+
+/** One `path "..." { capabilities = [...] }` of an ACL policy. */
+export interface AclPathRule {
+  path: string;
+  capabilities: string[];
+}
+
+/** An ACL policy (acl/NAME.hcl or .json, Vault's `vault policy write NAME`). */
+export interface AclPolicySpec {
+  name: string;
+  source: string;
+  paths: AclPathRule[];
+}
+
+export interface AccessSpec {
+  auth: AuthMountSpec[];
+  roles: AuthRoleSpec[];
+  acl: AclPolicySpec[];
 }
 
 /** What an issued credential consists of in AWS: exactly what revocation must remove. Never a secret. */
@@ -218,6 +289,10 @@ export interface Lease {
   revokeAt?: number;
   /** Epoch ms of the last renewal, if any (Vault's last_renewal). */
   lastRenewedAt?: number;
+  /** credops server: the accessor of the token that asked for it. The lease never outlives that token. */
+  token?: string;
+  /** credops server: the cap counters this lease holds a place in (StateStore.addToCounter); released when it is revoked. */
+  counters?: string[];
 }
 
 /** An in-flight AWS write, recorded before it happens (DESIGN invariant 1). */
@@ -230,6 +305,12 @@ export interface JournalEntry {
   /** Engine-specific: what exists or may exist in AWS. Never a secret. */
   data: Record<string, unknown>;
   createdAt: number;
+  /**
+   * An issuance by credops server, which holds no lock: recovery leaves the
+   * entry alone until this time (epoch ms), when the issuance has either
+   * completed or been abandoned.
+   */
+  liveUntil?: number;
 }
 
 // ---- plan -----------------------------------------------------------------
@@ -284,6 +365,25 @@ export interface StaticRoleChange {
   fields: FieldChange[];
 }
 
+/** A change to credops server's access: an auth method, an auth role or an ACL policy. */
+export interface AccessChange {
+  action: ChangeAction;
+  kind: 'auth method' | 'auth role' | 'acl policy';
+  /** `jwt`, `jwt/ci`, `dev`. */
+  address: string;
+  source?: string;
+  fields: FieldChange[];
+  /** What this change newly lets in: "auth role jwt/ci gains aws/creds/prod-app". */
+  widens: string[];
+}
+
+/** Credential paths an auth role's tokens reach after the plan and did not before. */
+export interface AccessGain {
+  /** `jwt/ci`. */
+  authRole: string;
+  paths: string[];
+}
+
 /** When a static role's key is next replaced. */
 export interface StaticRotation {
   mount: string;
@@ -330,6 +430,10 @@ export interface Plan {
   /** Static role changes; absent in plans made before static roles existed. */
   staticRoles?: StaticRoleChange[];
   sinks: SinkChange[];
+  /** credops server's auth methods, auth roles and ACL policies; absent in plans made before them. */
+  access?: AccessChange[];
+  /** Auth roles that reach credential paths they did not reach before ("widens access"). */
+  accessGains?: AccessGain[];
   /** Every static role of the repo and its next key rotation. Absent when not computed. */
   staticRotations?: StaticRotation[];
   summary: { add: number; change: number; destroy: number };

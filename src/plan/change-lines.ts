@@ -21,7 +21,7 @@ export interface ChangeLine {
 
 export interface ChangeBlock {
   action: ChangeAction;
-  kind: 'mount' | 'role' | 'static role' | 'sink';
+  kind: 'mount' | 'role' | 'static role' | 'sink' | 'auth method' | 'auth role' | 'acl policy';
   /** `aws`, `aws/deploy`, `deploy-sm`. */
   address: string;
   source?: string;
@@ -56,7 +56,18 @@ export function planBlocks(plan: Plan): ChangeBlock[] {
     if (s.rotate) lines.push(note('credential will be rotated'));
     return { action: s.action, kind: 'sink', address: s.name, source: s.source, lines, widens: [], leasesToRevoke: 0 };
   });
-  return [...mounts, ...roles, ...statics, ...sinks];
+  const access = (plan.access ?? []).map((c): ChangeBlock => {
+    const lines = [...fieldLines(c.action, c.fields), ...c.widens.map((w): ChangeLine => ({ marker: '!', depth: 0, text: `widens access: ${w}` }))];
+    return { action: c.action, kind: c.kind, address: c.address, source: c.source, lines, widens: c.widens, leasesToRevoke: 0 };
+  });
+  return [...mounts, ...roles, ...statics, ...sinks, ...access];
+}
+
+export const ACCESS_HEADING = 'Access through credops server widens:';
+
+/** One line per auth role that reaches credential paths it did not reach before. */
+export function accessGainLines(plan: Plan): string[] {
+  return (plan.accessGains ?? []).map((g) => `auth role ${g.authRole} gains ${g.paths.join(', ')}`);
 }
 
 export const ACTION_MARKERS: Record<ChangeAction, Marker> = { create: '+', update: '~', delete: '-' };

@@ -1,5 +1,7 @@
 import type { Diagnostic } from '../errors.js';
 import type {
+  AccessChange,
+  AccessGain,
   AppliedSnapshot,
   ChangeAction,
   DesiredModel,
@@ -15,7 +17,11 @@ import type {
   StaticRoleChange,
   StaticRoleSpec,
 } from '../model/types.js';
+import { credentialPaths, reachablePaths } from './acl.js';
 import {
+  ACL_POLICY_FIELDS,
+  AUTH_METHOD_FIELDS,
+  AUTH_ROLE_FIELDS,
   MOUNT_FIELDS,
   ROLE_FIELDS,
   ROLE_FIELDS_THAT_ROTATE,
@@ -55,7 +61,9 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
     .map(([before, after]) => staticRoleChange(before, after))
     .filter((c): c is StaticRoleChange => c !== undefined);
 
-  const all = [...mounts, ...roles, ...staticRoles, ...sinks];
+  const { access, accessGains } = accessChanges(desired, applied);
+
+  const all = [...mounts, ...roles, ...staticRoles, ...sinks, ...access];
   const count = (action: ChangeAction) => all.filter((c) => c.action === action).length;
   return {
     formatVersion: 1,
@@ -66,6 +74,7 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
     roles,
     staticRoles,
     sinks,
+    ...((access.length || desired.access || applied.access) && { access, accessGains }),
     summary: { add: count('create'), change: count('update'), destroy: count('delete') },
     warnings: warnings
       .map(({ file, line, column, pointer, message }) => ({ file, line, column, pointer, message }))
@@ -73,6 +82,45 @@ export function makePlan(desired: DesiredModel, applied: AppliedSnapshot, leases
   };
 }
 
+
+/**
+ * credops server's auth methods, auth roles and ACL policies, and what the
+ * change newly lets in: for every auth role, the credential paths (of the
+ * roles in the repo) its tokens reach after and did not before.
+ */
+function accessChanges(desired: DesiredModel, applied: AppliedSnapshot): { access: AccessChange[]; accessGains: AccessGain[] } {
+  const before = applied.access;
+  const after = desired.access;
+  const gainsOf = new Map<string, string[]>();
+  const reachBefore = reachablePaths(before, credentialPaths(applied.roles, applied.staticRoles ?? []));
+  for (const [authRole, paths] of reachablePaths(after, credentialPaths(desired.roles, desired.staticRoles ?? []))) {
+    const had = new Set(reachBefore.get(authRole) ?? []);
+    const gained = paths.filter((p) => !had.has(p));
+    if (gained.length) gainsOf.set(authRole, gained);
+  }
+  const accessGains = [...gainsOf].map(([authRole, paths]) => ({ authRole, paths })).sort((a, b) => compareStrings(a.authRole, b.authRole));
+  const gainText = (g: AccessGain) => `auth role ${g.authRole} gains ${g.paths.join(', ')}`;
+
+  const changes: AccessChange[] = [];
+  const add = <T>(kind: AccessChange['kind'], defs: FieldDef<T>[], b: T | undefined, a: T | undefined, address: string, source: string | undefined, widens: string[]) => {
+    const fields = diffFields(defs, b, a);
+    if (fields.length) changes.push({ action: actionOf(b, a), kind, address, ...(source !== undefined && { source }), fields, widens: a ? widens : [] });
+  };
+  for (const [b, a] of pair(before?.auth ?? [], after?.auth ?? [], (m) => m.name)) {
+    const name = (a ?? b)!.name;
+    add('auth method', AUTH_METHOD_FIELDS, b, a, name, (a ?? b)!.source, accessGains.filter((g) => g.authRole.startsWith(`${name}/`)).map(gainText));
+  }
+  for (const [b, a] of pair(before?.roles ?? [], after?.roles ?? [], roleAddress)) {
+    const address = roleAddress(a ?? b!);
+    add('auth role', AUTH_ROLE_FIELDS, b, a, address, (a ?? b)!.source, accessGains.filter((g) => g.authRole === address).map(gainText));
+  }
+  for (const [b, a] of pair(before?.acl ?? [], after?.acl ?? [], (p) => p.name)) {
+    const name = (a ?? b)!.name;
+    const users = new Set((after?.roles ?? []).filter((r) => r.token_policies.includes(name)).map(roleAddress));
+    add('acl policy', ACL_POLICY_FIELDS, b, a, name, (a ?? b)!.source, accessGains.filter((g) => users.has(g.authRole)).map(gainText));
+  }
+  return { access: changes, accessGains };
+}
 
 /** Matches items of the two sides by key, sorted by key. */
 function pair<T>(before: T[], after: T[], key: (item: T) => string): [T | undefined, T | undefined][] {

@@ -1,4 +1,5 @@
-import type { MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import type { AclPolicySpec, AuthMountSpec, AuthRoleSpec, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import { formatIssueRate } from '../duration.js';
 import { normalisePolicy, uniqueSorted, canonical } from './normalise.js';
 
 /** How a field is compared and shown. */
@@ -36,6 +37,41 @@ export const ROLE_FIELDS: FieldDef<RoleSpec>[] = [
   { name: 'session_tags', kind: 'map', get: (r) => map(r.session_tags) },
   { name: 'external_id', kind: 'scalar', get: (r) => r.external_id },
   { name: 'mfa_serial_number', kind: 'scalar', get: (r) => r.mfa_serial_number },
+  { name: 'max_leases', kind: 'scalar', get: (r) => r.max_leases },
+  { name: 'max_issue_rate', kind: 'scalar', get: (r) => r.max_issue_rate && formatIssueRate(r.max_issue_rate) },
+];
+
+/** Vault's `vault read auth/jwt/config` fields. */
+export const AUTH_METHOD_FIELDS: FieldDef<AuthMountSpec>[] = [
+  { name: 'oidc_discovery_url', kind: 'scalar', get: (a) => a.oidc_discovery_url },
+  { name: 'jwks_url', kind: 'scalar', get: (a) => a.jwks_url },
+  { name: 'jwt_validation_pubkeys', kind: 'set', get: (a) => a.jwt_validation_pubkeys && set(a.jwt_validation_pubkeys) },
+  { name: 'bound_issuer', kind: 'scalar', get: (a) => a.bound_issuer },
+  { name: 'jwt_supported_algs', kind: 'set', get: (a) => a.jwt_supported_algs && set(a.jwt_supported_algs) },
+  { name: 'default_role', kind: 'scalar', get: (a) => a.default_role },
+];
+
+/** Vault's `vault read auth/jwt/role/NAME` fields, and credops's caps. */
+export const AUTH_ROLE_FIELDS: FieldDef<AuthRoleSpec>[] = [
+  { name: 'bound_audiences', kind: 'set', get: (r) => set(r.bound_audiences) },
+  { name: 'bound_subject', kind: 'scalar', get: (r) => r.bound_subject },
+  { name: 'bound_claims', kind: 'value', get: (r) => (Object.keys(r.bound_claims).length ? canonical(r.bound_claims) : undefined) },
+  { name: 'bound_claims_type', kind: 'scalar', get: (r) => r.bound_claims_type },
+  { name: 'user_claim', kind: 'scalar', get: (r) => r.user_claim },
+  { name: 'claim_mappings', kind: 'map', get: (r) => map(r.claim_mappings) },
+  { name: 'token_policies', kind: 'set', get: (r) => set(r.token_policies) },
+  { name: 'token_ttl', kind: 'duration', get: (r) => r.token_ttl },
+  { name: 'token_max_ttl', kind: 'duration', get: (r) => r.token_max_ttl },
+  { name: 'clock_skew_leeway', kind: 'duration', get: (r) => r.clock_skew_leeway },
+  { name: 'expiration_leeway', kind: 'duration', get: (r) => r.expiration_leeway },
+  { name: 'not_before_leeway', kind: 'duration', get: (r) => r.not_before_leeway },
+  { name: 'max_leases', kind: 'scalar', get: (r) => r.max_leases },
+  { name: 'max_issue_rate', kind: 'scalar', get: (r) => r.max_issue_rate && formatIssueRate(r.max_issue_rate) },
+];
+
+/** An ACL policy's rules, one `PATH: capabilities` entry each, so that the plan shows rules added and removed. */
+export const ACL_POLICY_FIELDS: FieldDef<AclPolicySpec>[] = [
+  { name: 'path', kind: 'set', get: (p) => set(p.paths.map((r) => `${r.path}: ${r.capabilities.join(', ')}`)) },
 ];
 
 /**
@@ -105,7 +141,9 @@ export const MOUNT_FIELDS: FieldDef<MountConfig>[] = [
   { name: 'roles', kind: 'scalar', get: (m) => m.roles },
 ];
 
-const KINDS = new Map<string, FieldKind>([...ROLE_FIELDS, ...STATIC_ROLE_FIELDS, ...SINK_FIELDS, ...MOUNT_FIELDS].map((f) => [f.name, f.kind]));
+const KINDS = new Map<string, FieldKind>(
+  [...ROLE_FIELDS, ...STATIC_ROLE_FIELDS, ...SINK_FIELDS, ...MOUNT_FIELDS, ...AUTH_METHOD_FIELDS, ...AUTH_ROLE_FIELDS, ...ACL_POLICY_FIELDS].map((f) => [f.name, f.kind]),
+);
 
 /** How a renderer shows a field of a plan (which may have been read back from JSON). */
 export function fieldKind(field: string): FieldKind {

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { DRIFT_KINDS, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange, type SinkWork, type StaticRoleChange } from '../model/types.js';
+import { DRIFT_KINDS, type AccessChange, type AccessGain, type ChangeAction, type DriftItem, type DriftKind, type FieldChange, type MountChange, type Plan, type PolicyDelta, type RoleChange, type SinkChange, type SinkWork, type StaticRoleChange } from '../model/types.js';
 import { sortDrift } from './drift-lines.js';
 import { SENSITIVE_PLACEHOLDER, isSensitiveField } from './fields.js';
 import { compareStrings } from './normalise.js';
@@ -35,6 +35,10 @@ export function renderJson(plan: Plan): string {
       sinks_to_rotate: [...r.sinksToRotate].sort(compareStrings),
     })),
     static_roles: (plan.staticRoles ?? []).map((r) => ({ action: r.action, mount: r.mount, name: r.name, source: r.source ?? null, fields: r.fields.map(fieldJson) })),
+    ...(plan.access && {
+      access: plan.access.map((c) => ({ action: c.action, kind: c.kind, address: c.address, source: c.source ?? null, fields: c.fields.map(fieldJson), widens: c.widens })),
+      access_gains: (plan.accessGains ?? []).map((g) => ({ auth_role: g.authRole, paths: g.paths })),
+    }),
     sinks: byName(plan.sinks).map((s) => ({
       action: s.action,
       name: s.name,
@@ -139,6 +143,13 @@ export function parsePlanJson(text: string): Plan {
         return { leaseId: d.string('lease_id'), ...(sink !== undefined && { sink }), kind: d.driftKind(), detail: d.string('detail') };
       }),
     }),
+    ...(r.has('access') && {
+      access: r.list('access').map((c): AccessChange => {
+        const source = c.optionalString('source');
+        return { action: c.action(), kind: c.accessKind(), address: c.string('address'), ...(source !== undefined && { source }), fields: fieldsOf(c), widens: c.strings('widens') };
+      }),
+      accessGains: r.list('access_gains').map((g): AccessGain => ({ authRole: g.string('auth_role'), paths: g.strings('paths') })),
+    }),
     ...(r.has('sink_work') && {
       sinkWork: r.list('sink_work').map((w): SinkWork => ({ sink: w.string('sink'), work: w.sinkWorkKind(), reason: w.string('reason') })),
     }),
@@ -213,6 +224,11 @@ class Reader {
   sinkWorkKind(): SinkWork['work'] {
     const value = this.string('work');
     return value === 'issue' || value === 'renew' || value === 'rotate' ? value : this.fail('work', 'one of issue, renew, rotate');
+  }
+
+  accessKind(): AccessChange['kind'] {
+    const value = this.string('kind');
+    return value === 'auth method' || value === 'auth role' || value === 'acl policy' ? value : this.fail('kind', 'one of auth method, auth role, acl policy');
   }
 
   driftKind(): DriftKind {

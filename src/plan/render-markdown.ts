@@ -1,5 +1,5 @@
 import type { Plan } from '../model/types.js';
-import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeBlock, type ChangeLine } from './change-lines.js';
+import { accessGainLines, ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeBlock, type ChangeLine } from './change-lines.js';
 import { summaryLine } from './summary.js';
 import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, SINK_WORK_HEADING, sinkWorkLines, STATIC_HEADING, staticRotationLines } from './drift-lines.js';
 
@@ -24,7 +24,11 @@ export function renderMarkdown(plan: Plan): string {
   const head: string[] = [PLAN_COMMENT_MARKER, '### credops plan', '', stateLine(plan), '', `**${escapeText(summaryLine(plan))}**`, ''];
   const blocks = planBlocks(plan);
 
-  const risks = blocks.flatMap((b) => b.widens.map((reason) => `> - ${b.kind} ${code(b.address)}: ${escapeText(reason)}`));
+  const gains = accessGainLines(plan);
+  const risks = [
+    ...blocks.filter((b) => b.kind === 'role').flatMap((b) => b.widens.map((reason) => `> - ${b.kind} ${code(b.address)}: ${escapeText(reason)}`)),
+    ...gains.map((g) => `> - ${escapeText(g)}`),
+  ];
   if (risks.length) {
     head.push('> [!WARNING]', '> **This plan widens access.**', ...risks.slice(0, CALLOUT_MAX_LINES));
     if (risks.length > CALLOUT_MAX_LINES) head.push(`> - and ${risks.length - CALLOUT_MAX_LINES} more, in the sections below`);

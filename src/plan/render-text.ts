@@ -1,6 +1,6 @@
 import { formatDiagnostic } from '../errors.js';
 import type { Plan } from '../model/types.js';
-import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeLine, type Marker } from './change-lines.js';
+import { ACTION_MARKERS, blockTitle, planBlocks, printable, type ChangeLine, type Marker, accessGainLines, ACCESS_HEADING } from './change-lines.js';
 import type { RenderOptions } from './render-options.js';
 import { DRIFT_HEADING, DRIFT_INTRO, driftBlocks, driftTitle, SINK_WORK_HEADING, sinkWorkLines, STATIC_HEADING, staticRotationLines } from './drift-lines.js';
 import { summaryLine } from './summary.js';
@@ -34,6 +34,13 @@ export function renderText(plan: Plan, opts: RenderOptions = {}): string {
   if (statics.length) {
     out.push(paint(ANSI.bold, STATIC_HEADING), '');
     for (const s of statics) out.push(`  ${paint(MARKER_COLOURS[s.marker], s.marker)} ${printable(s.text)}`);
+    out.push('');
+  }
+
+  const gains = accessGainLines(plan);
+  if (gains.length) {
+    out.push(paint(ANSI.bold, ACCESS_HEADING), '');
+    for (const g of gains) out.push(`  ${paint(MARKER_COLOURS['!'], '!')} ${printable(g)}`);
     out.push('');
   }
 

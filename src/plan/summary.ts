@@ -20,7 +20,7 @@ function workLine(plan: Plan): string {
 }
 
 export function planHasChanges(plan: Plan): boolean {
-  return (plan.mounts?.length ?? 0) + plan.roles.length + (plan.staticRoles?.length ?? 0) + plan.sinks.length > 0;
+  return (plan.mounts?.length ?? 0) + plan.roles.length + (plan.staticRoles?.length ?? 0) + plan.sinks.length + (plan.access?.length ?? 0) > 0;
 }
 
 /** Leases changed outside credops (`plan --refresh`): reconcile repairs them, so `--detailed-exitcode` counts them. */

@@ -106,6 +106,7 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
       staticRoles: desired.staticRoles ?? [],
       sinks: desired.sinks,
       mounts: Object.values(desired.config.mounts),
+      ...(desired.access && { access: desired.access }),
       expectSerial: plan.state.serial,
     });
     appliedNow = planHasChanges(plan);

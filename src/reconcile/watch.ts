@@ -211,13 +211,15 @@ export function desiredFromApplied(applied: AppliedSnapshot): DesiredModel | und
     commit: applied.commit,
     config: { mounts: Object.fromEntries(applied.mounts.map((m) => [m.name, m])) },
     roles: applied.roles,
+    ...(applied.staticRoles && { staticRoles: applied.staticRoles }),
     sinks: applied.sinks,
+    ...(applied.access && { access: applied.access }),
   };
 }
 
 /** Same content, same key: a directory outside git has no commit to compare. */
 export function modelKey(model: DesiredModel): string {
-  const content = canonicalJson({ commit: model.commit, config: model.config, roles: model.roles, staticRoles: model.staticRoles ?? [], sinks: model.sinks }) ?? '';
+  const content = canonicalJson({ commit: model.commit, config: model.config, roles: model.roles, staticRoles: model.staticRoles ?? [], sinks: model.sinks, access: model.access ?? null }) ?? '';
   return createHash('sha256').update(content).digest('hex');
 }
 

@@ -4,7 +4,7 @@ import type { RepoFile } from './snapshot.js';
 import { decodeUtf8 } from './utf8.js';
 
 /** The files credops reads: JSON and YAML anywhere in the repo, except hidden folders and tool output. One pattern: each file is matched once, not three times (issue #11). */
-export const REPO_FILE_GLOBS = ['**/*.{json,yaml,yml}'];
+export const REPO_FILE_GLOBS = ['**/*.{json,yaml,yml,hcl}'];
 const IGNORED = ['**/node_modules/**', '.credops/**'];
 
 // Far above any real role, policy (AWS caps them at a few KB) or sink; keeps a

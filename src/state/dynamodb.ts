@@ -16,9 +16,9 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { errorMessage, LockError, LockLostError, UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import type { AccessSpec, AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { DYNAMODB_LEASE_INDEX, type DynamoLocation } from './dynamodb-location.js';
-import { describeHolder, formatWait, leaseDueAt, NoStateError, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { describeHolder, formatWait, leaseDueAt, NoStateError, stateDump, type AppliedChange, type CounterBounds, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /**
  * The DynamoDB backend of StateStore (issue #10).
@@ -47,6 +47,7 @@ export const CHUNK_BYTES = 300 * 1024;
 /** How long a lock lives without renewal. A holder renews it every third of that. */
 export const DEFAULT_LOCK_TTL_MS = 60_000;
 const LOCK_POLL_MS = 500;
+const COUNTER = 'counter#';
 const HEAD = 'head';
 const GEN = 'gen#';
 const JOURNAL = 'journal#';
@@ -176,7 +177,7 @@ export class DynamoStateStore implements StateStore {
           'run plan again and apply the new plan',
       );
     }
-    const json = JSON.stringify({ roles: change.roles, staticRoles: change.staticRoles ?? [], sinks: change.sinks, mounts: change.mounts });
+    const json = JSON.stringify({ roles: change.roles, staticRoles: change.staticRoles ?? [], sinks: change.sinks, mounts: change.mounts, ...(change.access ? { access: change.access } : {}) });
     const body = gzipSync(json);
     const generation = `${head.serial + 1}-${randomBytes(6).toString('hex')}`;
     const chunks = Math.max(1, Math.ceil(body.length / CHUNK_BYTES));
@@ -317,6 +318,65 @@ export class DynamoStateStore implements StateStore {
       await this.deleteLease(lease.leaseId);
       throw new Error(`bug: journal entry ${id} not found; it was recovered by another run`);
     }
+  }
+
+  // ---- counters (credops server's caps) -----------------------------------------
+
+  /**
+   * One UpdateItem whose condition is the bound: two replicas adding at once
+   * are serialised by DynamoDB, and the one that would pass the bound fails its
+   * condition. `expires` is the table's TTL attribute where TTL is enabled.
+   */
+  async addToCounter(key: string, delta: number, bounds: CounterBounds = {}): Promise<boolean> {
+    if (bounds.max !== undefined && delta > bounds.max) return false;
+    const values: Record<string, AttributeValue> = { ':delta': n(delta), ':zero': n(0) };
+    const conditions: string[] = [];
+    if (bounds.max !== undefined) {
+      values[':high'] = n(bounds.max - delta);
+      conditions.push('(attribute_not_exists(#value) OR #value <= :high)');
+    }
+    if (bounds.min !== undefined) {
+      values[':low'] = n(bounds.min - delta);
+      conditions.push(bounds.min - delta <= 0 ? '(attribute_not_exists(#value) OR #value >= :low)' : '#value >= :low');
+    }
+    let update = 'SET #value = if_not_exists(#value, :zero) + :delta';
+    if (bounds.expiresAt !== undefined) {
+      update += ', #expires = :expires';
+      values[':expires'] = n(Math.ceil(bounds.expiresAt / 1000));
+    }
+    try {
+      await this.update(COUNTER + key, update, conditions.length ? conditions.join(' AND ') : undefined, values);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async getCounter(key: string): Promise<number> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.itemKey(COUNTER + key), ConsistentRead: true }));
+    const expires = num(out.Item?.expires);
+    if (!out.Item || (expires !== undefined && expires * 1000 <= this.clock.now())) return 0;
+    return num(out.Item.value) ?? 0;
+  }
+
+  async setCounter(key: string, value: number, expected: number): Promise<boolean> {
+    try {
+      await this.update(
+        COUNTER + key,
+        'SET #value = :value REMOVE #expires',
+        expected === 0 ? '(attribute_not_exists(#value) OR #value = :expected)' : '#value = :expected',
+        { ':value': n(value), ':expected': n(expected) },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async deleteCounter(key: string): Promise<void> {
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: this.itemKey(COUNTER + key) }));
   }
 
   // ---- settings and sink status ----------------------------------------------
@@ -533,7 +593,7 @@ export class DynamoStateStore implements StateStore {
     if (head.serial !== 0 || items.length > 0) {
       throw new UserError(`the state ${this.url} is not empty (serial ${head.serial}, ${items.length} items); a state can only be copied into an empty one`);
     }
-    await this.apply({ commit: dump.commit ?? '', roles: dump.roles, staticRoles: dump.staticRoles ?? [], sinks: dump.sinks, mounts: dump.mounts });
+    await this.apply({ commit: dump.commit ?? '', roles: dump.roles, staticRoles: dump.staticRoles ?? [], sinks: dump.sinks, mounts: dump.mounts, ...(dump.access ? { access: dump.access } : {}) });
     const set: string[] = ['#state_id = :id', '#serial = :serial'];
     const remove: string[] = [];
     const values: Record<string, AttributeValue> = { ':id': s(dump.id), ':serial': n(dump.serial), ':one': n(1) };
@@ -743,8 +803,14 @@ function decodeHead(item: Record<string, AttributeValue>): Head {
 }
 
 function snapshotOf(head: Head, json: string): AppliedSnapshot {
-  const { roles, staticRoles, sinks, mounts } = JSON.parse(json) as { roles: RoleSpec[]; staticRoles?: StaticRoleSpec[]; sinks: SinkSpec[]; mounts: MountConfig[] };
-  const snapshot: AppliedSnapshot = { roles, staticRoles: staticRoles ?? [], sinks, mounts, serial: head.serial };
+  const { roles, staticRoles, sinks, mounts, access } = JSON.parse(json) as {
+    roles: RoleSpec[];
+    staticRoles?: StaticRoleSpec[];
+    sinks: SinkSpec[];
+    mounts: MountConfig[];
+    access?: AccessSpec;
+  };
+  const snapshot: AppliedSnapshot = { roles, staticRoles: staticRoles ?? [], sinks, mounts, serial: head.serial, ...(access ? { access } : {}) };
   if (head.commit !== undefined && head.generation) snapshot.commit = head.commit;
   if (head.appliedAt !== undefined) snapshot.appliedAt = head.appliedAt;
   return snapshot;

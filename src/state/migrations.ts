@@ -106,6 +106,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'credops server: auth and ACL in the applied snapshot, journal entries of lock-free issuance, cap counters',
+    sql: `
+      ALTER TABLE meta ADD COLUMN access TEXT;
+      ALTER TABLE journal ADD COLUMN live_until INTEGER;
+      CREATE TABLE counters (
+        key         TEXT PRIMARY KEY,
+        value       INTEGER NOT NULL,
+        expires_at  INTEGER
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;

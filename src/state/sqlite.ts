@@ -6,9 +6,9 @@ import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { LockError, LockLostError, UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import type { AccessSpec, AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 import { migrate } from './migrations.js';
-import { describeHolder, formatWait, leaseDueAt, stateDump, type AppliedChange, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
+import { describeHolder, formatWait, leaseDueAt, stateDump, type AppliedChange, type CounterBounds, type LeaseFilter, type LockHandle, type LockOwner, type MovedMarker, type SinkStatus, type StateDump, type StateStore } from './store.js';
 
 /** The settings key of the moved marker (`credops state migrate`). */
 const MOVED_SETTING = 'credops.moved_to';
@@ -111,8 +111,8 @@ export class SqliteStateStore implements StateStore {
   }
 
   private appliedSync(): AppliedSnapshot {
-      const meta = this.db.prepare('SELECT commit_sha, applied_at, serial FROM meta WHERE id = 1').get() as
-        | { commit_sha: string | null; applied_at: number | null; serial: number }
+      const meta = this.db.prepare('SELECT commit_sha, applied_at, serial, access FROM meta WHERE id = 1').get() as
+        | { commit_sha: string | null; applied_at: number | null; serial: number; access: string | null }
         | undefined;
       const specs = <T>(table: string): T[] =>
         (this.db.prepare(`SELECT spec FROM ${table} ORDER BY position`).pluck().all() as string[]).map((s) => JSON.parse(s) as T);
@@ -125,6 +125,7 @@ export class SqliteStateStore implements StateStore {
       };
       if (meta?.commit_sha != null) snapshot.commit = meta.commit_sha;
       if (meta?.applied_at != null) snapshot.appliedAt = meta.applied_at;
+      if (meta?.access != null) snapshot.access = JSON.parse(meta.access) as AccessSpec;
       return snapshot;
   }
 
@@ -140,8 +141,8 @@ export class SqliteStateStore implements StateStore {
       this.db.exec('DELETE FROM roles; DELETE FROM static_roles; DELETE FROM sinks; DELETE FROM mounts;');
       this.insertSnapshotSync(change);
       this.db
-        .prepare('UPDATE meta SET commit_sha = ?, applied_at = ?, serial = serial + 1 WHERE id = 1')
-        .run(change.commit, this.clock.now());
+        .prepare('UPDATE meta SET commit_sha = ?, applied_at = ?, access = ?, serial = serial + 1 WHERE id = 1')
+        .run(change.commit, this.clock.now(), change.access ? JSON.stringify(change.access) : null);
     });
     tx.immediate();
   }
@@ -232,10 +233,10 @@ export class SqliteStateStore implements StateStore {
   private putJournalSync(entry: JournalEntry): void {
     this.db
       .prepare(
-        `INSERT INTO journal (id, lease_id, mount, role, kind, created_at, data)
-         VALUES (@id, @leaseId, @mount, @role, @kind, @createdAt, @data)
+        `INSERT INTO journal (id, lease_id, mount, role, kind, created_at, data, live_until)
+         VALUES (@id, @leaseId, @mount, @role, @kind, @createdAt, @data, @liveUntil)
          ON CONFLICT (id) DO UPDATE SET lease_id = excluded.lease_id, mount = excluded.mount, role = excluded.role,
-           kind = excluded.kind, created_at = excluded.created_at, data = excluded.data`,
+           kind = excluded.kind, created_at = excluded.created_at, data = excluded.data, live_until = excluded.live_until`,
       )
       .run({
         id: entry.id,
@@ -245,6 +246,7 @@ export class SqliteStateStore implements StateStore {
         kind: entry.kind,
         createdAt: entry.createdAt,
         data: JSON.stringify(entry.data),
+        liveUntil: entry.liveUntil ?? null,
       });
   }
 
@@ -254,8 +256,8 @@ export class SqliteStateStore implements StateStore {
 
   private journalSync(): JournalEntry[] {
     const rows = this.db
-      .prepare('SELECT id, lease_id, mount, role, kind, created_at, data FROM journal ORDER BY created_at, id')
-      .all() as { id: string; lease_id: string; mount: string; role: string; kind: string; created_at: number; data: string }[];
+      .prepare('SELECT id, lease_id, mount, role, kind, created_at, data, live_until FROM journal ORDER BY created_at, id')
+      .all() as { id: string; lease_id: string; mount: string; role: string; kind: string; created_at: number; data: string; live_until: number | null }[];
     return rows.map((r) => ({
       id: r.id,
       leaseId: r.lease_id,
@@ -264,6 +266,7 @@ export class SqliteStateStore implements StateStore {
       kind: r.kind,
       data: JSON.parse(r.data) as Record<string, unknown>,
       createdAt: r.created_at,
+      ...(r.live_until !== null ? { liveUntil: r.live_until } : {}),
     }));
   }
 
@@ -280,6 +283,46 @@ export class SqliteStateStore implements StateStore {
       this.upsertLease(lease);
     });
     tx.immediate();
+  }
+
+  // ---- counters (credops server's caps) -----------------------------------------
+
+  async addToCounter(key: string, delta: number, opts: CounterBounds = {}): Promise<boolean> {
+    const now = this.clock.now();
+    // BEGIN IMMEDIATE: the read and the write are one step for every process on this file.
+    return this.db
+      .transaction((): boolean => {
+        const row = this.db.prepare('SELECT value, expires_at FROM counters WHERE key = ?').get(key) as { value: number; expires_at: number | null } | undefined;
+        const current = row && (row.expires_at === null || row.expires_at > now) ? row.value : 0;
+        const next = current + delta;
+        if ((opts.max !== undefined && next > opts.max) || (opts.min !== undefined && next < opts.min)) return false;
+        this.db
+          .prepare('INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
+          .run(key, next, opts.expiresAt ?? null);
+        if (opts.expiresAt !== undefined) this.db.prepare('DELETE FROM counters WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now);
+        return true;
+      })
+      .immediate();
+  }
+
+  async getCounter(key: string): Promise<number> {
+    const row = this.db.prepare('SELECT value, expires_at FROM counters WHERE key = ?').get(key) as { value: number; expires_at: number | null } | undefined;
+    return row && (row.expires_at === null || row.expires_at > this.clock.now()) ? row.value : 0;
+  }
+
+  async deleteCounter(key: string): Promise<void> {
+    this.db.prepare('DELETE FROM counters WHERE key = ?').run(key);
+  }
+
+  async setCounter(key: string, value: number, expected: number): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        const current = (this.db.prepare('SELECT value FROM counters WHERE key = ? AND expires_at IS NULL').pluck().get(key) as number | undefined) ?? 0;
+        if (current !== expected) return false;
+        this.db.prepare('INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = NULL').run(key, value);
+        return true;
+      })
+      .immediate();
   }
 
   // ---- settings and sink status ----------------------------------------------
@@ -400,8 +443,8 @@ export class SqliteStateStore implements StateStore {
       }
       this.insertSnapshotSync(dump);
       this.db
-        .prepare('UPDATE meta SET state_id = ?, commit_sha = ?, applied_at = ?, serial = ? WHERE id = 1')
-        .run(dump.id, dump.commit ?? null, dump.appliedAt ?? null, dump.serial);
+        .prepare('UPDATE meta SET state_id = ?, commit_sha = ?, applied_at = ?, serial = ?, access = ? WHERE id = 1')
+        .run(dump.id, dump.commit ?? null, dump.appliedAt ?? null, dump.serial, dump.access ? JSON.stringify(dump.access) : null);
       for (const lease of dump.leases) this.upsertLease(lease);
       for (const entry of dump.journal) this.putJournalSync(entry);
       for (const [key, value] of Object.entries(dump.settings)) this.setSettingSync(key, value);

@@ -1,6 +1,6 @@
 import { formatDuration } from '../duration.js';
 import { UserError } from '../errors.js';
-import type { AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
+import type { AccessSpec, AppliedSnapshot, JournalEntry, Lease, MountConfig, RoleSpec, SinkSpec, StaticRoleSpec } from '../model/types.js';
 
 /**
  * The state: what was applied, the live leases, the journal of in-flight AWS
@@ -49,6 +49,20 @@ export interface StateStore {
   setSetting(key: string, value: string): Promise<void>;
   deleteSetting(key: string): Promise<void>;
 
+  /**
+   * credops server's caps: adds delta to the counter `key` in one atomic
+   * step (a conditional write), unless the result would leave [min, max]; then
+   * nothing changes and the answer is false. A counter given expiresAt counts
+   * from zero again after it (a rate window). Counters are not part of
+   * exportAll: the server counts them again from the leases.
+   */
+  addToCounter(key: string, delta: number, bounds?: CounterBounds): Promise<boolean>;
+  /** The counter's value; 0 when it does not exist or its window has passed. */
+  getCounter(key: string): Promise<number>;
+  /** Sets a counter without expiry to value if it is still `expected` (a recount); false when it moved meanwhile. */
+  setCounter(key: string, value: number, expected: number): Promise<boolean>;
+  deleteCounter(key: string): Promise<void>;
+
   /** Per-sink status for `credops status`. */
   getSinkStatus(name: string): Promise<SinkStatus | undefined>;
   setSinkStatus(name: string, status: SinkStatus): Promise<void>;
@@ -83,6 +97,13 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+export interface CounterBounds {
+  max?: number;
+  min?: number;
+  /** Epoch ms: the counter (a rate window) is gone after this. */
+  expiresAt?: number;
+}
+
 export interface AppliedChange {
   commit: string;
   roles: RoleSpec[];
@@ -90,6 +111,8 @@ export interface AppliedChange {
   staticRoles?: StaticRoleSpec[];
   sinks: SinkSpec[];
   mounts: MountConfig[];
+  /** credops server's auth methods and ACL policies; absent means none. */
+  access?: AccessSpec;
   /** When set, the apply fails unless the state's serial is still this (saved plans). */
   expectSerial?: number;
 }
