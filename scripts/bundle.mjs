@@ -36,7 +36,8 @@ await build({
   target: 'node20',
   sourcemap: true,
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['better-sqlite3'],
+  // @cdktf/hcl2json loads its WebAssembly from beside its own files.
+  external: ['better-sqlite3', '@cdktf/hcl2json'],
   // ES module builds where a package has one: their named exports survive a lazy import().
   mainFields: ['module', 'main'],
   // CommonJS packages in an ES module bundle call require() for Node's built-ins.

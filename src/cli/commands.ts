@@ -14,6 +14,7 @@ import { registerCredentialProcess } from './credential-process.js';
 import { registerState } from './state.js';
 import { registerVaultPaths } from './vault-paths.js';
 import { registerStaticCreds } from './static-creds.js';
+import { registerServer } from './server.js';
 
 /** A command file exports one of these; this list is the only place commands are named. */
 export type RegisterCommand = (program: Command, run: Run) => void;
@@ -33,4 +34,5 @@ export const commands: RegisterCommand[] = [
   registerState,
   registerVaultPaths,
   registerStaticCreds,
+  registerServer,
 ];

@@ -1,13 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage, formatDiagnostic, UserError, ValidationError } from '../errors.js';
 import { commands } from './commands.js';
+import { VERSION } from './version.js';
 import { processIo, type Io, type Run } from './runtime.js';
 
 /** Builds the program for one run. Each command lives in its own file and is listed in commands.ts. */
 export function buildProgram(run: Run): Command {
   const program = new Command('credops')
     .description('GitOps reconciler for dynamic AWS credentials (Vault AWS secrets engine roles as code)')
-    .version('0.1.0')
+    .version(VERSION)
     .addOption(new Option('--state <url>', 'state URL (default sqlite:.credops/state.db)').env('CREDOPS_STATE'))
     .option('--lock-timeout <duration>', 'how long to wait for the state lock', '30s')
     .option('--debug', 'print stack traces of internal errors')

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { runClock, sleepOn } from './test-clock.js';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
-import type { LogEntry } from '../reconcile/watch.js';
+import type { IterationOutcome, LogEntry } from '../reconcile/watch.js';
 import { addRepoOptions, readDesired, type RepoOptions } from './repo-options.js';
-import { withLock, withRuntime, type Run } from './runtime.js';
+import { withLock, withRuntime, type Run, type Runtime } from './runtime.js';
 
 interface WatchOptions extends RepoOptions {
   interval: string;
@@ -29,20 +29,13 @@ export function registerWatch(program: Command, run: Run): void {
       const intervalSeconds = parseDuration(opts.interval);
       if (intervalSeconds < MIN_INTERVAL_SECONDS) throw new UserError(`--interval must be at least ${MIN_INTERVAL_SECONDS}s`);
       const healthPort = opts.healthPort === undefined ? undefined : parsePort(opts.healthPort);
-      // The loop, the engine and the health server are loaded when watch starts, not with the CLI.
-      const [{ reconcile }, { nextDeadline }, { startHealthServer, WatchHealth }, { jsonLogLine, watch }] = await Promise.all([
-        import('../reconcile/index.js'),
-        import('../reconcile/lifecycle.js'),
-        import('./health.js'),
-        import('../reconcile/watch.js'),
-      ]);
+      const [{ startHealthServer, WatchHealth }, { jsonLogLine }] = await Promise.all([import('./health.js'), import('../reconcile/watch.js')]);
       const clock = runClock(run.io.env);
       const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, clock.now()));
       const stop = stopOnSignals(run, log);
       try {
         await withRuntime(cmd, run, async (rt) => {
           const { state } = rt;
-          let lastRefresh = -Infinity;
           const health = new WatchHealth({ startedAt: clock.now(), intervalMs: intervalSeconds * 1000 });
           const server =
             healthPort === undefined
@@ -54,30 +47,15 @@ export function registerWatch(program: Command, run: Run): void {
                 );
           if (server) log({ level: 'info', event: 'health.listening', host: opts.healthHost, port: server.port });
           try {
-            await watch({
-              now: clock.now,
-              sleep: (ms, signal) => sleepOn(clock, ms, signal),
+            await reconcileLoop({
+              run,
+              rt,
+              repo: opts,
+              intervalSeconds,
               signal: stop.signal,
-              intervalMs: intervalSeconds * 1000,
-              // Warnings are logged by the loop as JSON, once per commit.
-              readRepo: () => readDesired(opts, { ...run.io, stderr: () => {} }, { applied: async () => [] }),
-              applied: () => state.getApplied(),
-              nextDeadline: (model) => nextDeadline(state, model.sinks, undefined, model.staticRoles),
-              reconcile: (model, warnings, reconcileLog) =>
-                withLock(cmd, state, 'watch', async () => {
-                  // The drift check reads IAM for every live lease; once per REFRESH_EVERY_MS
-                  // is enough for repair, where every wake-up would multiply the read traffic.
-                  const refresh = clock.now() - lastRefresh >= REFRESH_EVERY_MS;
-                  const result = await reconcile(
-                    { ...rt, log: reconcileLog },
-                    model,
-                    { warnings, refresh },
-                  );
-                  if (refresh) lastRefresh = clock.now();
-                  return result;
-                }),
               log,
               observe: (outcome) => health.record(outcome),
+              locked: (fn) => withLock(cmd, state, 'watch', fn),
             });
           } finally {
             await server?.close();
@@ -89,6 +67,52 @@ export function registerWatch(program: Command, run: Run): void {
     });
 }
 
+/** What the reconcile loop of `watch` and `server` is given. */
+export interface ReconcileLoopOptions {
+  run: Run;
+  rt: Runtime;
+  repo: RepoOptions;
+  intervalSeconds: number;
+  signal: AbortSignal;
+  log: (entry: LogEntry) => void;
+  observe?: (outcome: IterationOutcome) => void;
+  /** Runs one reconcile holding the state's lock (watch takes it for each; server holds it while it leads). */
+  locked: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** After each reconcile, still under the lock (server: its housekeeping). */
+  afterReconcile?: () => Promise<void>;
+}
+
+/** The loop of src/reconcile/watch.ts, wired to the repo, the state and reconcile(). */
+export async function reconcileLoop(o: ReconcileLoopOptions): Promise<void> {
+  // The loop and the engine are loaded when it starts, not with the CLI.
+  const [{ reconcile }, { nextDeadline }, { watch }] = await Promise.all([import('../reconcile/index.js'), import('../reconcile/lifecycle.js'), import('../reconcile/watch.js')]);
+  const { rt, run } = o;
+  const { state, clock } = rt;
+  let lastRefresh = -Infinity;
+  await watch({
+    now: clock.now,
+    sleep: (ms, signal) => sleepOn(clock, ms, signal),
+    signal: o.signal,
+    intervalMs: o.intervalSeconds * 1000,
+    // Warnings are logged by the loop as JSON, once per commit.
+    readRepo: () => readDesired(o.repo, { ...run.io, stderr: () => {} }, { applied: async () => [] }),
+    applied: () => state.getApplied(),
+    nextDeadline: (model) => nextDeadline(state, model.sinks, undefined, model.staticRoles),
+    reconcile: (model, warnings, reconcileLog) =>
+      o.locked(async () => {
+        // The drift check reads IAM for every live lease; once per REFRESH_EVERY_MS
+        // is enough for repair, where every wake-up would multiply the read traffic.
+        const refresh = clock.now() - lastRefresh >= REFRESH_EVERY_MS;
+        const result = await reconcile({ ...rt, log: reconcileLog }, model, { warnings, refresh });
+        if (refresh) lastRefresh = clock.now();
+        await o.afterReconcile?.();
+        return result;
+      }),
+    log: o.log,
+    ...(o.observe && { observe: o.observe }),
+  });
+}
+
 /**
  * SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C) stop the loop between
  * steps: the current reconcile finishes and releases the lock, the state is
@@ -96,7 +120,7 @@ export function registerWatch(program: Command, run: Run): void {
  * journal makes that safe (DESIGN invariant 1) and a dead holder's lock is
  * taken over by the next run.
  */
-function stopOnSignals(run: Run, log: (entry: LogEntry) => void): { signal: AbortSignal; dispose(): void } {
+export function stopOnSignals(run: Run, log: (entry: LogEntry) => void): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   if (run.signal.aborted) controller.abort();

@@ -386,6 +386,11 @@ export class DynamoStateStore implements StateStore {
     return out.Item ? str(out.Item.data) : undefined;
   }
 
+  async listSettings(prefix: string): Promise<Record<string, string>> {
+    const items = await this.queryPrefix(SETTING + prefix);
+    return Object.fromEntries(items.map((i) => [str(i.sk).slice(SETTING.length), str(i.data)]));
+  }
+
   async setSetting(key: string, value: string): Promise<void> {
     await this.putData(SETTING + key, value);
   }

@@ -342,6 +342,11 @@ export class SqliteStateStore implements StateStore {
       .run(key, value);
   }
 
+  async listSettings(prefix: string): Promise<Record<string, string>> {
+    const rows = this.db.prepare("SELECT key, value FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key").all(prefix.length, prefix) as { key: string; value: string }[];
+    return Object.fromEntries(rows.filter((r) => r.key !== MOVED_SETTING).map((r) => [r.key, r.value]));
+  }
+
   async deleteSetting(key: string): Promise<void> {
     this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
   }

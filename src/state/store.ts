@@ -48,6 +48,8 @@ export interface StateStore {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
   deleteSetting(key: string): Promise<void>;
+  /** Every setting whose key starts with prefix (credops server's tokens), by key. */
+  listSettings(prefix: string): Promise<Record<string, string>>;
 
   /**
    * credops server's caps: adds delta to the counter `key` in one atomic
