@@ -110,13 +110,14 @@ function accessChanges(desired: DesiredModel, applied: AppliedSnapshot): { acces
     const name = (a ?? b)!.name;
     add('auth method', AUTH_METHOD_FIELDS, b, a, name, (a ?? b)!.source, accessGains.filter((g) => g.authRole.startsWith(`${name}/`)).map(gainText));
   }
+  const authRoleAddress = (r: { mount: string; name: string }) => `${r.mount}/${r.name}`;
   for (const [b, a] of pair(before?.roles ?? [], after?.roles ?? [], roleAddress)) {
-    const address = roleAddress(a ?? b!);
+    const address = authRoleAddress(a ?? b!);
     add('auth role', AUTH_ROLE_FIELDS, b, a, address, (a ?? b)!.source, accessGains.filter((g) => g.authRole === address).map(gainText));
   }
   for (const [b, a] of pair(before?.acl ?? [], after?.acl ?? [], (p) => p.name)) {
     const name = (a ?? b)!.name;
-    const users = new Set((after?.roles ?? []).filter((r) => r.token_policies.includes(name)).map(roleAddress));
+    const users = new Set((after?.roles ?? []).filter((r) => r.token_policies.includes(name)).map(authRoleAddress));
     add('acl policy', ACL_POLICY_FIELDS, b, a, name, (a ?? b)!.source, accessGains.filter((g) => users.has(g.authRole)).map(gainText));
   }
   return { access: changes, accessGains };

@@ -322,9 +322,12 @@ export class VaultApi {
 
   private async leases(call: Call, op: 'lookup' | 'renew' | 'revoke' | 'revoke-prefix', rest: string | undefined): Promise<Reply> {
     const { acl, record } = call.token!;
-    const sysPath = call.path;
+    // Vault's older paths (sys/renew, sys/revoke-prefix/P, which node-vault calls) are granted by a
+    // policy on either spelling.
+    const canonical = `sys/leases/${op}${rest !== undefined ? `/${rest}` : ''}`;
+    const allowed = (caps: Capability[]) => acl.allows(canonical, caps) || acl.allows(call.path, caps);
     if (op === 'lookup' && call.method === 'LIST') {
-      if (!acl.allows(sysPath, ['list', 'sudo'])) throw new ApiError(403, PERMISSION_DENIED);
+      if (!allowed(['list', 'sudo'])) throw new ApiError(403, PERMISSION_DENIED);
       const prefix = rest ?? '';
       const keys = new Set<string>();
       for (const lease of await this.deps.engine.list({ prefix })) {
@@ -336,7 +339,7 @@ export class VaultApi {
       return { status: 200, body: envelope({ data: { keys: [...keys].sort() } }) };
     }
     if (op === 'revoke-prefix') {
-      if (!acl.allows(sysPath, ['update', 'sudo'])) throw new ApiError(403, PERMISSION_DENIED);
+      if (!allowed(['update', 'sudo'])) throw new ApiError(403, PERMISSION_DENIED);
       if (!rest) throw new ApiError(400, 'missing prefix');
       const leases = await this.deps.engine.under(rest);
       call.entry.response.revoked = await this.revokeEach(leases);
@@ -344,11 +347,15 @@ export class VaultApi {
     }
     const leaseId = stringParam(call.params.lease_id) ?? rest;
     if (!leaseId) throw new ApiError(400, 'missing lease ID');
-    const canonical = `sys/leases/${op}`;
     const lease = await this.deps.state.getLease(leaseId);
-    const own = lease?.token === record.accessor;
-    if (!own && !acl.allows(canonical, ['update']) && !acl.allows(sysPath, ['update'])) throw new ApiError(403, PERMISSION_DENIED);
-    if (!lease) throw new ApiError(400, 'invalid lease');
+    // A token may always look up, renew and revoke the leases it asked for (Vault's default policy
+    // grants lookup and renew of any lease id one knows; credops keeps that to one's own).
+    // Vault's default policy lets every token look up and renew: an unknown lease is said so to anyone.
+    if (!lease && op !== 'revoke') throw new ApiError(400, 'invalid lease');
+    const own = lease !== undefined && lease.token === record.accessor;
+    if (!own && !allowed(['update']) && !acl.allows(`sys/leases/${op}`, ['update'])) throw new ApiError(403, PERMISSION_DENIED);
+    // Revoking what is gone is done (Vault answers 204 too).
+    if (!lease) return { status: 204 };
     call.entry.response.lease_id = lease.leaseId;
     const now = this.deps.now();
     if (op === 'lookup') {

@@ -4,7 +4,14 @@
  * lines kept for assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import { childEnv } from '../support/aws/index.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamodb.js';
+import { githubClaims, startIssuer, type Issuer } from '../support/oidc-issuer.js';
+import { startLocalAws, tempState, type LocalAws, type TempState } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/cli/main.ts'))}); process.exitCode = await main(['node', 'credops', ...process.argv.slice(1)]);`;
@@ -77,4 +84,82 @@ export async function vault(url: string, method: string, path: string, opts: { t
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+export const S3 = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] };
+
+/**
+ * The world of a server story, fresh for each test: the local AWS endpoint,
+ * a DynamoDB state (2 s lock TTL, so a killed replica's lock is soon free), an
+ * OIDC issuer, and a secrets repo with roles dev-app, prod-app (iam_user) and
+ * dev-fed (federation_token), the JWT auth method, auth role repo-a (GitHub
+ * tokens of org/a) and ACL policy dev (aws/creds/dev-* read, prod-* denied).
+ */
+export function serverWorld() {
+  const w = {
+    aws: undefined as unknown as LocalAws,
+    dynamo: undefined as unknown as LocalDynamo,
+    issuer: undefined as unknown as Issuer,
+    t: undefined as unknown as TempState,
+    repo: '',
+    servers: [] as ServerProcess[],
+    write(path: string, content: unknown): void {
+      mkdirSync(join(w.repo, path, '..'), { recursive: true });
+      writeFileSync(join(w.repo, path), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    },
+    env(extra: Record<string, string> = {}): Record<string, string> {
+      return { ...childEnv(w.aws), CREDOPS_STATE: w.t.url, CREDOPS_AUDIT_LOG: w.t.auditPath, NO_COLOR: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
+    },
+    async server(args: string[] = [], extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+      const s = await startServer(['--repo', w.repo, '--audit-file', join(w.t.dir, 'requests.log'), ...args], w.env(extraEnv));
+      w.servers.push(s);
+      return s;
+    },
+    /** A server that has applied the repo once. */
+    async ready(args: string[] = []): Promise<ServerProcess> {
+      const s = await w.server(args);
+      await s.waitFor('reconcile.finished');
+      return s;
+    },
+    login(s: ServerProcess, jwt: string, role = 'repo-a') {
+      return vault(s.url, 'POST', 'auth/jwt/login', { body: { role, jwt } });
+    },
+    async tokenFor(s: ServerProcess, repository = 'org/a'): Promise<string> {
+      const res = await w.login(s, await w.issuer.sign(githubClaims(repository)));
+      if (res.status !== 200) throw new Error(`login failed: ${JSON.stringify(res.body)}`);
+      return (res.body!.auth as { client_token: string }).client_token;
+    },
+  };
+  beforeEach(async () => {
+    w.aws = await startLocalAws();
+    w.dynamo = await startLocalDynamo();
+    w.issuer = await startIssuer();
+    w.t = await tempState(`${await w.dynamo.newState()}&lock_ttl=2s`);
+    w.repo = mkdtempSync(join(tmpdir(), 'credops-server-'));
+    w.write('credops.yaml', 'version: 1\nmounts:\n  aws:\n    region: us-east-1\n');
+    w.write('roles/dev-app.json', { credential_type: 'iam_user', policy_document: S3 });
+    w.write('roles/prod-app.json', { credential_type: 'iam_user', policy_document: S3 });
+    w.write('roles/dev-fed.json', { credential_type: 'federation_token', policy_document: S3 });
+    w.write('auth/jwt/config.json', { oidc_discovery_url: w.issuer.url, bound_issuer: w.issuer.url });
+    w.write('auth/jwt/roles/repo-a.json', {
+      role_type: 'jwt',
+      bound_audiences: ['credops'],
+      bound_claims: { repository: 'org/a' },
+      user_claim: 'repository',
+      claim_mappings: { ref: 'ref' },
+      token_policies: ['dev'],
+      token_ttl: '10m',
+      token_max_ttl: '1h',
+    });
+    w.write('acl/dev.hcl', 'path "aws/creds/dev-*" {\n  capabilities = ["read"]\n}\npath "aws/creds/prod-*" {\n  capabilities = ["deny"]\n}\n');
+  });
+  afterEach(async () => {
+    await Promise.all(w.servers.splice(0).map((s) => s.stop()));
+    await w.t.close();
+    await w.issuer.close();
+    await w.dynamo.close();
+    await w.aws.close();
+    rmSync(w.repo, { recursive: true, force: true });
+  });
+  return w;
 }
