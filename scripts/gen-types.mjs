@@ -21,6 +21,8 @@ const ROOTS = [
   ['jwt-auth-config.schema.json', 'JwtAuthConfigFile'],
   ['jwt-auth-role.schema.json', 'JwtAuthRoleFile'],
   ['acl-policy.schema.json', 'AclPolicyFile'],
+  ['kubernetes-auth-config.schema.json', 'KubernetesAuthConfigFile'],
+  ['kubernetes-auth-role.schema.json', 'KubernetesAuthRoleFile'],
 ];
 
 export async function generate() {

@@ -23,6 +23,8 @@ const EXPORTS = {
   jwt_auth_config: 'https://credops.dev/schemas/jwt-auth-config.schema.json',
   jwt_auth_role: 'https://credops.dev/schemas/jwt-auth-role.schema.json',
   acl_policy: 'https://credops.dev/schemas/acl-policy.schema.json',
+  kubernetes_auth_config: 'https://credops.dev/schemas/kubernetes-auth-config.schema.json',
+  kubernetes_auth_role: 'https://credops.dev/schemas/kubernetes-auth-role.schema.json',
 };
 
 export function generate() {

@@ -1,5 +1,5 @@
 import { parseIssueRate } from '../duration.js';
-import type { AclPolicyFile, JwtAuthConfigFile, JwtAuthRoleFile } from '../model/schema-types.js';
+import type { AclPolicyFile, JwtAuthConfigFile, JwtAuthRoleFile, KubernetesAuthConfigFile, KubernetesAuthRoleFile } from '../model/schema-types.js';
 import type { AccessSpec, AclPathRule, AclPolicySpec, AuthMountSpec, AuthRoleSpec } from '../model/types.js';
 import { aclPathProblem } from '../schema/acl-path.js';
 import { toDiagnostics, type Finding } from '../schema/finding.js';
@@ -38,23 +38,9 @@ export function loadAccess(ctx: LoadContext, hcl: ParsedHcl): AccessSpec | undef
     seen = true;
     auth.set(config[1]!, null);
     const source = ctx.parse(file);
-    const raw = source && ctx.check<JwtAuthConfigFile>(source, 'jwt_auth_config');
-    if (!source || !raw) continue;
-    const sources = (['oidc_discovery_url', 'jwks_url', 'jwt_validation_pubkeys'] as const).filter((k) => raw[k] !== undefined);
-    if (sources.length !== 1) {
-      report(ctx, source, [{ pointer: sources[1] ? `/${sources[1]}` : '', message: "exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set" }]);
-      continue;
-    }
-    auth.set(config[1]!, {
-      name: config[1]!,
-      source: file.path,
-      ...(raw.oidc_discovery_url !== undefined && { oidc_discovery_url: raw.oidc_discovery_url.replace(/\/+$/, '') }),
-      ...(raw.jwks_url !== undefined && { jwks_url: raw.jwks_url }),
-      ...(raw.jwt_validation_pubkeys !== undefined && { jwt_validation_pubkeys: raw.jwt_validation_pubkeys }),
-      ...(raw.bound_issuer !== undefined && { bound_issuer: raw.bound_issuer }),
-      ...(raw.jwt_supported_algs !== undefined && { jwt_supported_algs: raw.jwt_supported_algs }),
-      ...(raw.default_role !== undefined && { default_role: raw.default_role }),
-    });
+    if (!source) continue;
+    const mount = isKubernetesConfig(source.value) ? kubernetesMount(ctx, source, config[1]!) : jwtMount(ctx, source, config[1]!);
+    if (mount) auth.set(config[1]!, mount);
   }
 
   for (const file of ctx.snapshot.files) {
@@ -63,12 +49,16 @@ export function loadAccess(ctx: LoadContext, hcl: ParsedHcl): AccessSpec | undef
     seen = true;
     const [mount, name] = [m[1]!, m[2]!.replace(/\.(?:json|ya?ml)$/i, '')];
     const source = ctx.parse(file);
-    const raw = source && ctx.check<JwtAuthRoleFile>(source, 'jwt_auth_role');
-    if (!source || !raw) continue;
+    if (!source) continue;
+    const method = auth.get(mount);
+    // A role of a Kubernetes mount is in Vault's Kubernetes role format; of any other, the JWT role format.
+    const kubernetes = method ? method.type === 'kubernetes' : isKubernetesRole(source.value);
+    const raw = kubernetes ? ctx.check<KubernetesAuthRoleFile>(source, 'kubernetes_auth_role') : ctx.check<JwtAuthRoleFile>(source, 'jwt_auth_role');
+    if (!raw) continue;
     const findings: Finding[] = [];
     if (!NAME.test(name)) findings.push({ pointer: '', message: `role name "${name}" may only hold letters, digits and _ . @ -` });
     if (!auth.has(mount)) findings.push({ pointer: '', message: `auth/${mount}/config.json is missing: a role needs its auth method's config (vault write auth/${mount}/config)` });
-    const role = authRole(mount, name, file.path, raw, findings);
+    const role = kubernetes ? kubernetesRole(mount, name, file.path, raw as KubernetesAuthRoleFile, findings) : authRole(mount, name, file.path, raw as JwtAuthRoleFile, findings);
     if (report(ctx, source, findings)) continue;
     roles.push(role);
     roleSources.push({ role, source });
@@ -115,8 +105,95 @@ export function loadAccess(ctx: LoadContext, hcl: ParsedHcl): AccessSpec | undef
   };
 }
 
+function jwtMount(ctx: LoadContext, source: SourceFile, name: string): AuthMountSpec | undefined {
+  const raw = ctx.check<JwtAuthConfigFile>(source, 'jwt_auth_config');
+  if (!raw) return undefined;
+  const sources = (['oidc_discovery_url', 'jwks_url', 'jwt_validation_pubkeys'] as const).filter((k) => raw[k] !== undefined);
+  if (sources.length !== 1) {
+    report(ctx, source, [{ pointer: sources[1] ? `/${sources[1]}` : '', message: "exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set" }]);
+    return undefined;
+  }
+  return {
+    name,
+    type: 'jwt',
+    source: source.path,
+    ...(raw.oidc_discovery_url !== undefined && { oidc_discovery_url: raw.oidc_discovery_url.replace(/\/+$/, '') }),
+    ...(raw.jwks_url !== undefined && { jwks_url: raw.jwks_url }),
+    ...(raw.jwt_validation_pubkeys !== undefined && { jwt_validation_pubkeys: raw.jwt_validation_pubkeys }),
+    ...(raw.bound_issuer !== undefined && { bound_issuer: raw.bound_issuer }),
+    ...(raw.jwt_supported_algs !== undefined && { jwt_supported_algs: raw.jwt_supported_algs }),
+    ...(raw.default_role !== undefined && { default_role: raw.default_role }),
+  };
+}
+
+/**
+ * Vault's Kubernetes auth config, as a JWT auth method of the cluster's
+ * service account issuer: its keys come from the issuer's discovery document
+ * (issuer, else kubernetes_host) or pem_keys.
+ */
+function kubernetesMount(ctx: LoadContext, source: SourceFile, name: string): AuthMountSpec | undefined {
+  const raw = ctx.check<KubernetesAuthConfigFile>(source, 'kubernetes_auth_config');
+  if (!raw) return undefined;
+  const host = raw.kubernetes_host.replace(/\/+$/, '');
+  return {
+    name,
+    type: 'kubernetes',
+    source: source.path,
+    kubernetes_host: host,
+    ...(raw.pem_keys?.length ? { jwt_validation_pubkeys: raw.pem_keys, jwt_supported_algs: ['RS256', 'ES256'] } : { oidc_discovery_url: (raw.issuer ?? host).replace(/\/+$/, '') }),
+    ...(raw.issuer !== undefined && !raw.disable_iss_validation && { bound_issuer: raw.issuer }),
+  };
+}
+
+function isKubernetesConfig(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && 'kubernetes_host' in value;
+}
+
+function isKubernetesRole(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && ('bound_service_account_names' in value || 'bound_service_account_namespaces' in value);
+}
+
+const list = (v: string | string[] | undefined) => (v === undefined ? [] : typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v);
+
+/** Vault's Kubernetes auth role, as an auth role whose tokens are the cluster's service account tokens. */
+function kubernetesRole(mount: string, name: string, source: string, raw: KubernetesAuthRoleFile, findings: Finding[]): AuthRoleSpec {
+  const role: AuthRoleSpec = {
+    mount,
+    name,
+    source,
+    bound_audiences: raw.audience !== undefined ? [raw.audience] : [],
+    bound_claims: {},
+    bound_claims_type: 'string',
+    user_claim: 'sub',
+    claim_mappings: {},
+    token_policies: [...new Set([...list(raw.token_policies), ...list(raw.policies)])],
+    token_ttl: durationSeconds(raw.token_ttl) ?? DEFAULT_TOKEN_TTL,
+    token_max_ttl: durationSeconds(raw.token_max_ttl) ?? DEFAULT_TOKEN_MAX_TTL,
+    clock_skew_leeway: DEFAULT_CLOCK_SKEW,
+    expiration_leeway: DEFAULT_CLOCK_SKEW,
+    not_before_leeway: DEFAULT_CLOCK_SKEW,
+    bound_service_accounts: {
+      names: list(raw.bound_service_account_names),
+      namespaces: list(raw.bound_service_account_namespaces),
+      alias: raw.alias_name_source ?? 'serviceaccount_uid',
+    },
+  };
+  const explicitMax = durationSeconds(raw.token_explicit_max_ttl);
+  if (explicitMax !== undefined) role.token_max_ttl = Math.min(role.token_max_ttl, explicitMax);
+  if (raw.max_leases !== undefined) role.max_leases = raw.max_leases;
+  if (raw.max_issue_rate !== undefined) role.max_issue_rate = parseIssueRate(raw.max_issue_rate);
+  if (raw.token_ttl !== undefined && raw.token_max_ttl !== undefined && role.token_ttl > role.token_max_ttl) {
+    findings.push({ pointer: '/token_ttl', message: 'ttl should not be greater than max ttl' });
+  }
+  const { names, namespaces } = role.bound_service_accounts!;
+  if (names.length === 0) findings.push({ pointer: '/bound_service_account_names', message: '"bound_service_account_names" can not be empty' });
+  if (namespaces.length === 0) findings.push({ pointer: '/bound_service_account_namespaces', message: '"bound_service_account_namespaces" can not be empty' });
+  if (names.length > 1 && names.includes('*')) findings.push({ pointer: '/bound_service_account_names', message: 'can not mix "*" with values' });
+  if (namespaces.length > 1 && namespaces.includes('*')) findings.push({ pointer: '/bound_service_account_namespaces', message: 'can not mix "*" with values' });
+  return role;
+}
+
 function authRole(mount: string, name: string, source: string, raw: JwtAuthRoleFile, findings: Finding[]): AuthRoleSpec {
-  const list = (v: string | string[] | undefined) => (v === undefined ? [] : typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v);
   const boundClaims = Object.fromEntries(
     Object.entries(raw.bound_claims ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as (string | number | boolean)[]]),
   );

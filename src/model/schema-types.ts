@@ -660,3 +660,111 @@ export interface AclPolicyFile {
 export interface Rule {
   capabilities?: Capabilities;
 }
+
+// ---- kubernetes-auth-config.schema.json ------------------------------------
+
+/**
+ * Vault's Kubernetes auth config (auth/MOUNT/config.json with kubernetes_host, what `vault write auth/kubernetes/config` accepts) for `credops server`. credops verifies service account tokens with the cluster's issuer keys (its OIDC discovery document, or pem_keys) instead of calling the TokenReview API.
+ */
+export interface KubernetesAuthConfigFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * The cluster's API server URL. Its /.well-known/openid-configuration names the keys, unless issuer or pem_keys says otherwise.
+   */
+  kubernetes_host: string;
+  /**
+   * The service account token issuer (`iss`), checked on every token; also where the keys are discovered when set (EKS: https://oidc.eks.REGION.amazonaws.com/id/ID).
+   */
+  issuer?: string;
+  /**
+   * Do not check `iss` (Vault's default since 1.9).
+   */
+  disable_iss_validation?: boolean;
+  /**
+   * PEM public keys of the cluster's service account signer, instead of discovery.
+   */
+  pem_keys?: string[];
+  /**
+   * Accepted for Vault compatibility; credops reads no local service account files.
+   */
+  disable_local_ca_jwt?: boolean;
+  /**
+   * Not supported by credops: add the cluster's CA to NODE_EXTRA_CA_CERTS instead
+   */
+  kubernetes_ca_cert?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * Not supported by credops: credops verifies tokens with the issuer's keys and calls no TokenReview API
+   */
+  token_reviewer_jwt?: {
+    [k: string]: unknown | undefined;
+  };
+}
+
+// ---- kubernetes-auth-role.schema.json --------------------------------------
+
+/**
+ * A Vault Kubernetes auth role (auth/MOUNT/roles/NAME.json under a Kubernetes auth method, what `vault write auth/kubernetes/role/NAME` accepts): which service accounts may log in, and the ACL policies and TTL of the token they get. The role name is the file name.
+ */
+export interface KubernetesAuthRoleFile {
+  /**
+   * JSON Schema of this file, for editors. Ignored by credops.
+   */
+  $schema?: string;
+  /**
+   * Service account names that may log in; "*" for any, a trailing * for a prefix.
+   */
+  bound_service_account_names: string[] | string;
+  /**
+   * Namespaces whose service accounts may log in; "*" for any, a trailing * for a prefix.
+   */
+  bound_service_account_namespaces: string[] | string;
+  /**
+   * The `aud` the token must carry (a projected token's audience).
+   */
+  audience?: string;
+  /**
+   * What names the identity in the audit log: serviceaccount_uid (Vault's default) or serviceaccount_name (NAMESPACE/NAME).
+   */
+  alias_name_source?: 'serviceaccount_uid' | 'serviceaccount_name';
+  /**
+   * The ACL policies (acl/NAME.hcl) the token gets.
+   */
+  token_policies?: string[] | string;
+  /**
+   * Vault's older name of token_policies.
+   */
+  policies?: string[] | string;
+  /**
+   * The token's TTL (default 1h).
+   */
+  token_ttl?: number | string;
+  /**
+   * Renewals never extend the token past this from login (default 24h).
+   */
+  token_max_ttl?: number | string;
+  /**
+   * A hard cap on the token's life, beside token_max_ttl.
+   */
+  token_explicit_max_ttl?: number | string;
+  /**
+   * Accepted for Vault compatibility; credops has no default policy.
+   */
+  token_no_default_policy?: boolean;
+  /**
+   * Only service tokens ("service" or "default").
+   */
+  token_type?: 'service' | 'default';
+  /**
+   * credops: at most this many live leases issued to one token of this role (429 past it).
+   */
+  max_leases?: number;
+  /**
+   * credops: at most this many issuances per period by one token of this role, such as "10/m" (429 past it).
+   */
+  max_issue_rate?: string;
+}

@@ -200,7 +200,11 @@ export interface IssueRate {
 export interface AuthMountSpec {
   /** The mount path: "jwt" for auth/jwt/, "kubernetes" for auth/kubernetes/. */
   name: string;
+  /** Vault's auth method: a JWT config, or a Kubernetes config (kubernetes_host), whose tokens are service account tokens. */
+  type: 'jwt' | 'kubernetes';
   source: string;
+  /** Kubernetes: the cluster's API server. */
+  kubernetes_host?: string;
   oidc_discovery_url?: string;
   jwks_url?: string;
   jwt_validation_pubkeys?: string[];
@@ -227,6 +231,8 @@ export interface AuthRoleSpec {
   expiration_leeway: number;
   not_before_leeway: number;
   clock_skew_leeway: number;
+  /** Kubernetes roles: the service accounts that may log in (globs: "*", "prefix*"). */
+  bound_service_accounts?: { names: string[]; namespaces: string[]; alias: 'serviceaccount_uid' | 'serviceaccount_name' };
   /** Per token of this role. */
   max_leases?: number;
   max_issue_rate?: IssueRate;

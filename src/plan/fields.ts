@@ -43,6 +43,8 @@ export const ROLE_FIELDS: FieldDef<RoleSpec>[] = [
 
 /** Vault's `vault read auth/jwt/config` fields. */
 export const AUTH_METHOD_FIELDS: FieldDef<AuthMountSpec>[] = [
+  { name: 'type', kind: 'scalar', get: (a) => a.type },
+  { name: 'kubernetes_host', kind: 'scalar', get: (a) => a.kubernetes_host },
   { name: 'oidc_discovery_url', kind: 'scalar', get: (a) => a.oidc_discovery_url },
   { name: 'jwks_url', kind: 'scalar', get: (a) => a.jwks_url },
   { name: 'jwt_validation_pubkeys', kind: 'set', get: (a) => a.jwt_validation_pubkeys && set(a.jwt_validation_pubkeys) },
@@ -59,6 +61,9 @@ export const AUTH_ROLE_FIELDS: FieldDef<AuthRoleSpec>[] = [
   { name: 'bound_claims_type', kind: 'scalar', get: (r) => r.bound_claims_type },
   { name: 'user_claim', kind: 'scalar', get: (r) => r.user_claim },
   { name: 'claim_mappings', kind: 'map', get: (r) => map(r.claim_mappings) },
+  { name: 'bound_service_account_names', kind: 'set', get: (r) => r.bound_service_accounts && set(r.bound_service_accounts.names) },
+  { name: 'bound_service_account_namespaces', kind: 'set', get: (r) => r.bound_service_accounts && set(r.bound_service_accounts.namespaces) },
+  { name: 'alias_name_source', kind: 'scalar', get: (r) => r.bound_service_accounts?.alias },
   { name: 'token_policies', kind: 'set', get: (r) => set(r.token_policies) },
   { name: 'token_ttl', kind: 'duration', get: (r) => r.token_ttl },
   { name: 'token_max_ttl', kind: 'duration', get: (r) => r.token_max_ttl },

@@ -7553,3 +7553,701 @@ return errors === 0;
 }
 validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+export const kubernetes_auth_config = validate34;
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/kubernetes-auth-config.schema.json","title":"credops Kubernetes auth method config","description":"Vault's Kubernetes auth config (auth/MOUNT/config.json with kubernetes_host, what `vault write auth/kubernetes/config` accepts) for `credops server`. credops verifies service account tokens with the cluster's issuer keys (its OIDC discovery document, or pem_keys) instead of calling the TokenReview API.","type":"object","additionalProperties":false,"required":["kubernetes_host"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"kubernetes_host":{"description":"The cluster's API server URL. Its /.well-known/openid-configuration names the keys, unless issuer or pem_keys says otherwise.","type":"string","pattern":"^https?://\\S+$","errorMessage":"must be an http(s) URL"},"issuer":{"description":"The service account token issuer (`iss`), checked on every token; also where the keys are discovered when set (EKS: https://oidc.eks.REGION.amazonaws.com/id/ID).","type":"string","minLength":1},"disable_iss_validation":{"description":"Do not check `iss` (Vault's default since 1.9).","type":"boolean"},"pem_keys":{"description":"PEM public keys of the cluster's service account signer, instead of discovery.","type":"array","items":{"type":"string","pattern":"-----BEGIN PUBLIC KEY-----","errorMessage":"must be a PEM public key (-----BEGIN PUBLIC KEY-----)"}},"disable_local_ca_jwt":{"description":"Accepted for Vault compatibility; credops reads no local service account files.","type":"boolean"},"kubernetes_ca_cert":{"description":"Not supported by credops: add the cluster's CA to NODE_EXTRA_CA_CERTS instead","not":{},"errorMessage":"is not supported by credops: add the cluster's CA to NODE_EXTRA_CA_CERTS instead"},"token_reviewer_jwt":{"description":"Not supported by credops: credops verifies tokens with the issuer's keys and calls no TokenReview API","not":{},"errorMessage":"is not supported by credops: credops verifies tokens with the issuer's keys and calls no TokenReview API"}}};
+
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://credops.dev/schemas/kubernetes-auth-config.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate34.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kubernetes_host === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kubernetes_host"},message:"must have required property '"+"kubernetes_host"+"'",schema:schema59.required,parentSchema:schema59,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "$schema") || (key0 === "kubernetes_host")) || (key0 === "issuer")) || (key0 === "disable_iss_validation")) || (key0 === "pem_keys")) || (key0 === "disable_local_ca_jwt")) || (key0 === "kubernetes_ca_cert")) || (key0 === "token_reviewer_jwt"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema59,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.$schema !== undefined){
+let data0 = data.$schema;
+if(typeof data0 !== "string"){
+const err2 = {instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.$schema.type,parentSchema:schema59.properties.$schema,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.kubernetes_host !== undefined){
+let data1 = data.kubernetes_host;
+if(typeof data1 === "string"){
+if(!pattern86.test(data1)){
+const err3 = {instancePath:instancePath+"/kubernetes_host",schemaPath:"#/properties/kubernetes_host/pattern",keyword:"pattern",params:{pattern: "^https?://\\S+$"},message:"must match pattern \""+"^https?://\\S+$"+"\"",schema:"^https?://\\S+$",parentSchema:schema59.properties.kubernetes_host,data:data1};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/kubernetes_host",schemaPath:"#/properties/kubernetes_host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.kubernetes_host.type,parentSchema:schema59.properties.kubernetes_host,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.issuer !== undefined){
+let data2 = data.issuer;
+if(typeof data2 === "string"){
+if(func1(data2) < 1){
+const err5 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema59.properties.issuer,data:data2};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.issuer.type,parentSchema:schema59.properties.issuer,data:data2};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.disable_iss_validation !== undefined){
+let data3 = data.disable_iss_validation;
+if(typeof data3 !== "boolean"){
+const err7 = {instancePath:instancePath+"/disable_iss_validation",schemaPath:"#/properties/disable_iss_validation/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema59.properties.disable_iss_validation.type,parentSchema:schema59.properties.disable_iss_validation,data:data3};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.pem_keys !== undefined){
+let data4 = data.pem_keys;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(typeof data5 === "string"){
+if(!pattern88.test(data5)){
+const err8 = {instancePath:instancePath+"/pem_keys/" + i0,schemaPath:"#/properties/pem_keys/items/pattern",keyword:"pattern",params:{pattern: "-----BEGIN PUBLIC KEY-----"},message:"must match pattern \""+"-----BEGIN PUBLIC KEY-----"+"\"",schema:"-----BEGIN PUBLIC KEY-----",parentSchema:schema59.properties.pem_keys.items,data:data5};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/pem_keys/" + i0,schemaPath:"#/properties/pem_keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.pem_keys.items.type,parentSchema:schema59.properties.pem_keys.items,data:data5};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/pem_keys",schemaPath:"#/properties/pem_keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.pem_keys.type,parentSchema:schema59.properties.pem_keys,data:data4};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.disable_local_ca_jwt !== undefined){
+let data6 = data.disable_local_ca_jwt;
+if(typeof data6 !== "boolean"){
+const err11 = {instancePath:instancePath+"/disable_local_ca_jwt",schemaPath:"#/properties/disable_local_ca_jwt/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema59.properties.disable_local_ca_jwt.type,parentSchema:schema59.properties.disable_local_ca_jwt,data:data6};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.kubernetes_ca_cert !== undefined){
+const err12 = {instancePath:instancePath+"/kubernetes_ca_cert",schemaPath:"#/properties/kubernetes_ca_cert/not",keyword:"not",params:{},message:"must NOT be valid",schema:schema59.properties.kubernetes_ca_cert.not,parentSchema:schema59.properties.kubernetes_ca_cert,data:data.kubernetes_ca_cert};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.token_reviewer_jwt !== undefined){
+const err13 = {instancePath:instancePath+"/token_reviewer_jwt",schemaPath:"#/properties/token_reviewer_jwt/not",keyword:"not",params:{},message:"must NOT be valid",schema:schema59.properties.token_reviewer_jwt.not,parentSchema:schema59.properties.token_reviewer_jwt,data:data.token_reviewer_jwt};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate34.errors = vErrors;
+return errors === 0;
+}
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const kubernetes_auth_role = validate35;
+const schema60 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://credops.dev/schemas/kubernetes-auth-role.schema.json","title":"credops Kubernetes auth role","description":"A Vault Kubernetes auth role (auth/MOUNT/roles/NAME.json under a Kubernetes auth method, what `vault write auth/kubernetes/role/NAME` accepts): which service accounts may log in, and the ACL policies and TTL of the token they get. The role name is the file name.","type":"object","additionalProperties":false,"required":["bound_service_account_names","bound_service_account_namespaces"],"properties":{"$schema":{"type":"string","description":"JSON Schema of this file, for editors. Ignored by credops."},"bound_service_account_names":{"description":"Service account names that may log in; \"*\" for any, a trailing * for a prefix.","type":["array","string"],"items":{"type":"string","minLength":1}},"bound_service_account_namespaces":{"description":"Namespaces whose service accounts may log in; \"*\" for any, a trailing * for a prefix.","type":["array","string"],"items":{"type":"string","minLength":1}},"audience":{"description":"The `aud` the token must carry (a projected token's audience).","type":"string","minLength":1},"alias_name_source":{"description":"What names the identity in the audit log: serviceaccount_uid (Vault's default) or serviceaccount_name (NAMESPACE/NAME).","enum":["serviceaccount_uid","serviceaccount_name"]},"token_policies":{"description":"The ACL policies (acl/NAME.hcl) the token gets.","type":["array","string"],"items":{"type":"string","minLength":1}},"policies":{"description":"Vault's older name of token_policies.","type":["array","string"],"items":{"type":"string","minLength":1}},"token_ttl":{"description":"The token's TTL (default 1h).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 3600, \"15m\", \"1h\""},"token_max_ttl":{"description":"Renewals never extend the token past this from login (default 24h).","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 3600, \"15m\", \"1h\""},"token_explicit_max_ttl":{"description":"A hard cap on the token's life, beside token_max_ttl.","type":["integer","string"],"minimum":0,"maximum":9007199254740991,"pattern":"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$","errorMessage":"must be a number of seconds or a duration such as 3600, \"15m\", \"1h\""},"token_no_default_policy":{"description":"Accepted for Vault compatibility; credops has no default policy.","type":"boolean"},"token_type":{"description":"Only service tokens (\"service\" or \"default\").","enum":["service","default"]},"max_leases":{"description":"credops: at most this many live leases issued to one token of this role (429 past it).","type":"integer","minimum":1},"max_issue_rate":{"description":"credops: at most this many issuances per period by one token of this role, such as \"10/m\" (429 past it).","type":"string","pattern":"^\\s*\\d+\\s*/\\s*(\\d+(\\.\\d+)?)?(s|m|h|d)\\s*$","errorMessage":"must be a count per period such as \"10/m\", \"100/h\" or \"5/30s\""}}};
+
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://credops.dev/schemas/kubernetes-auth-role.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate35.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.bound_service_account_names === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "bound_service_account_names"},message:"must have required property '"+"bound_service_account_names"+"'",schema:schema60.required,parentSchema:schema60,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.bound_service_account_namespaces === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "bound_service_account_namespaces"},message:"must have required property '"+"bound_service_account_namespaces"+"'",schema:schema60.required,parentSchema:schema60,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func30.call(schema60.properties, key0))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema60,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.$schema !== undefined){
+let data0 = data.$schema;
+if(typeof data0 !== "string"){
+const err3 = {instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.$schema.type,parentSchema:schema60.properties.$schema,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.bound_service_account_names !== undefined){
+let data1 = data.bound_service_account_names;
+if((!(Array.isArray(data1))) && (typeof data1 !== "string")){
+const err4 = {instancePath:instancePath+"/bound_service_account_names",schemaPath:"#/properties/bound_service_account_names/type",keyword:"type",params:{type: schema60.properties.bound_service_account_names.type},message:"must be array,string",schema:schema60.properties.bound_service_account_names.type,parentSchema:schema60.properties.bound_service_account_names,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(typeof data2 === "string"){
+if(func1(data2) < 1){
+const err5 = {instancePath:instancePath+"/bound_service_account_names/" + i0,schemaPath:"#/properties/bound_service_account_names/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema60.properties.bound_service_account_names.items,data:data2};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/bound_service_account_names/" + i0,schemaPath:"#/properties/bound_service_account_names/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.bound_service_account_names.items.type,parentSchema:schema60.properties.bound_service_account_names.items,data:data2};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+}
+if(data.bound_service_account_namespaces !== undefined){
+let data3 = data.bound_service_account_namespaces;
+if((!(Array.isArray(data3))) && (typeof data3 !== "string")){
+const err7 = {instancePath:instancePath+"/bound_service_account_namespaces",schemaPath:"#/properties/bound_service_account_namespaces/type",keyword:"type",params:{type: schema60.properties.bound_service_account_namespaces.type},message:"must be array,string",schema:schema60.properties.bound_service_account_namespaces.type,parentSchema:schema60.properties.bound_service_account_namespaces,data:data3};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+let data4 = data3[i1];
+if(typeof data4 === "string"){
+if(func1(data4) < 1){
+const err8 = {instancePath:instancePath+"/bound_service_account_namespaces/" + i1,schemaPath:"#/properties/bound_service_account_namespaces/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema60.properties.bound_service_account_namespaces.items,data:data4};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/bound_service_account_namespaces/" + i1,schemaPath:"#/properties/bound_service_account_namespaces/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.bound_service_account_namespaces.items.type,parentSchema:schema60.properties.bound_service_account_namespaces.items,data:data4};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+if(data.audience !== undefined){
+let data5 = data.audience;
+if(typeof data5 === "string"){
+if(func1(data5) < 1){
+const err10 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema60.properties.audience,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/audience",schemaPath:"#/properties/audience/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.audience.type,parentSchema:schema60.properties.audience,data:data5};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.alias_name_source !== undefined){
+let data6 = data.alias_name_source;
+if(!((data6 === "serviceaccount_uid") || (data6 === "serviceaccount_name"))){
+const err12 = {instancePath:instancePath+"/alias_name_source",schemaPath:"#/properties/alias_name_source/enum",keyword:"enum",params:{allowedValues: schema60.properties.alias_name_source.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.alias_name_source.enum,parentSchema:schema60.properties.alias_name_source,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.token_policies !== undefined){
+let data7 = data.token_policies;
+if((!(Array.isArray(data7))) && (typeof data7 !== "string")){
+const err13 = {instancePath:instancePath+"/token_policies",schemaPath:"#/properties/token_policies/type",keyword:"type",params:{type: schema60.properties.token_policies.type},message:"must be array,string",schema:schema60.properties.token_policies.type,parentSchema:schema60.properties.token_policies,data:data7};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+let data8 = data7[i2];
+if(typeof data8 === "string"){
+if(func1(data8) < 1){
+const err14 = {instancePath:instancePath+"/token_policies/" + i2,schemaPath:"#/properties/token_policies/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema60.properties.token_policies.items,data:data8};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/token_policies/" + i2,schemaPath:"#/properties/token_policies/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.token_policies.items.type,parentSchema:schema60.properties.token_policies.items,data:data8};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+}
+if(data.policies !== undefined){
+let data9 = data.policies;
+if((!(Array.isArray(data9))) && (typeof data9 !== "string")){
+const err16 = {instancePath:instancePath+"/policies",schemaPath:"#/properties/policies/type",keyword:"type",params:{type: schema60.properties.policies.type},message:"must be array,string",schema:schema60.properties.policies.type,parentSchema:schema60.properties.policies,data:data9};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+let data10 = data9[i3];
+if(typeof data10 === "string"){
+if(func1(data10) < 1){
+const err17 = {instancePath:instancePath+"/policies/" + i3,schemaPath:"#/properties/policies/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema60.properties.policies.items,data:data10};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/policies/" + i3,schemaPath:"#/properties/policies/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.policies.items.type,parentSchema:schema60.properties.policies.items,data:data10};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+}
+if(data.token_ttl !== undefined){
+let data11 = data.token_ttl;
+if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (typeof data11 !== "string")){
+const err19 = {instancePath:instancePath+"/token_ttl",schemaPath:"#/properties/token_ttl/type",keyword:"type",params:{type: schema60.properties.token_ttl.type},message:"must be integer,string",schema:schema60.properties.token_ttl.type,parentSchema:schema60.properties.token_ttl,data:data11};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+const err20 = {instancePath:instancePath+"/token_ttl",schemaPath:"#/properties/token_ttl/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema60.properties.token_ttl,data:data11};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data11 < 0 || isNaN(data11)){
+const err21 = {instancePath:instancePath+"/token_ttl",schemaPath:"#/properties/token_ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema60.properties.token_ttl,data:data11};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(typeof data11 === "string"){
+if(!pattern74.test(data11)){
+const err22 = {instancePath:instancePath+"/token_ttl",schemaPath:"#/properties/token_ttl/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema60.properties.token_ttl,data:data11};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+if(data.token_max_ttl !== undefined){
+let data12 = data.token_max_ttl;
+if((!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))) && (typeof data12 !== "string")){
+const err23 = {instancePath:instancePath+"/token_max_ttl",schemaPath:"#/properties/token_max_ttl/type",keyword:"type",params:{type: schema60.properties.token_max_ttl.type},message:"must be integer,string",schema:schema60.properties.token_max_ttl.type,parentSchema:schema60.properties.token_max_ttl,data:data12};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+const err24 = {instancePath:instancePath+"/token_max_ttl",schemaPath:"#/properties/token_max_ttl/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema60.properties.token_max_ttl,data:data12};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data12 < 0 || isNaN(data12)){
+const err25 = {instancePath:instancePath+"/token_max_ttl",schemaPath:"#/properties/token_max_ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema60.properties.token_max_ttl,data:data12};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(typeof data12 === "string"){
+if(!pattern74.test(data12)){
+const err26 = {instancePath:instancePath+"/token_max_ttl",schemaPath:"#/properties/token_max_ttl/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema60.properties.token_max_ttl,data:data12};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+if(data.token_explicit_max_ttl !== undefined){
+let data13 = data.token_explicit_max_ttl;
+if((!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))) && (typeof data13 !== "string")){
+const err27 = {instancePath:instancePath+"/token_explicit_max_ttl",schemaPath:"#/properties/token_explicit_max_ttl/type",keyword:"type",params:{type: schema60.properties.token_explicit_max_ttl.type},message:"must be integer,string",schema:schema60.properties.token_explicit_max_ttl.type,parentSchema:schema60.properties.token_explicit_max_ttl,data:data13};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+const err28 = {instancePath:instancePath+"/token_explicit_max_ttl",schemaPath:"#/properties/token_explicit_max_ttl/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991",schema:9007199254740991,parentSchema:schema60.properties.token_explicit_max_ttl,data:data13};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data13 < 0 || isNaN(data13)){
+const err29 = {instancePath:instancePath+"/token_explicit_max_ttl",schemaPath:"#/properties/token_explicit_max_ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema60.properties.token_explicit_max_ttl,data:data13};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(typeof data13 === "string"){
+if(!pattern74.test(data13)){
+const err30 = {instancePath:instancePath+"/token_explicit_max_ttl",schemaPath:"#/properties/token_explicit_max_ttl/pattern",keyword:"pattern",params:{pattern: "^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"},message:"must match pattern \""+"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$"+"\"",schema:"^\\s*(\\d+|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$",parentSchema:schema60.properties.token_explicit_max_ttl,data:data13};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+if(data.token_no_default_policy !== undefined){
+let data14 = data.token_no_default_policy;
+if(typeof data14 !== "boolean"){
+const err31 = {instancePath:instancePath+"/token_no_default_policy",schemaPath:"#/properties/token_no_default_policy/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema60.properties.token_no_default_policy.type,parentSchema:schema60.properties.token_no_default_policy,data:data14};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.token_type !== undefined){
+let data15 = data.token_type;
+if(!((data15 === "service") || (data15 === "default"))){
+const err32 = {instancePath:instancePath+"/token_type",schemaPath:"#/properties/token_type/enum",keyword:"enum",params:{allowedValues: schema60.properties.token_type.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.token_type.enum,parentSchema:schema60.properties.token_type,data:data15};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.max_leases !== undefined){
+let data16 = data.max_leases;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err33 = {instancePath:instancePath+"/max_leases",schemaPath:"#/properties/max_leases/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.max_leases.type,parentSchema:schema60.properties.max_leases,data:data16};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+const err34 = {instancePath:instancePath+"/max_leases",schemaPath:"#/properties/max_leases/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema60.properties.max_leases,data:data16};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+if(data.max_issue_rate !== undefined){
+let data17 = data.max_issue_rate;
+if(typeof data17 === "string"){
+if(!pattern53.test(data17)){
+const err35 = {instancePath:instancePath+"/max_issue_rate",schemaPath:"#/properties/max_issue_rate/pattern",keyword:"pattern",params:{pattern: "^\\s*\\d+\\s*/\\s*(\\d+(\\.\\d+)?)?(s|m|h|d)\\s*$"},message:"must match pattern \""+"^\\s*\\d+\\s*/\\s*(\\d+(\\.\\d+)?)?(s|m|h|d)\\s*$"+"\"",schema:"^\\s*\\d+\\s*/\\s*(\\d+(\\.\\d+)?)?(s|m|h|d)\\s*$",parentSchema:schema60.properties.max_issue_rate,data:data17};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/max_issue_rate",schemaPath:"#/properties/max_issue_rate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.max_issue_rate.type,parentSchema:schema60.properties.max_issue_rate,data:data17};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+else {
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+validate35.errors = vErrors;
+return errors === 0;
+}
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+

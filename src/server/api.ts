@@ -171,7 +171,7 @@ export class VaultApi {
     const now = this.deps.now();
     const { token, record } = await this.deps.tokens.create({
       authRole: `${role.mount}/${role.name}`,
-      displayName: `${mountName}-${identity.user}`,
+      displayName: `${mountName}-${identity.displayName ?? identity.user}`,
       user: identity.user,
       policies: role.token_policies,
       metadata: { role: role.name, ...identity.metadata },

@@ -25,6 +25,8 @@ export interface VerifiedIdentity {
   claims: JWTPayload;
   /** The value of the role's user_claim. */
   user: string;
+  /** Vault's display_name after the mount's name, when not the user. */
+  displayName?: string;
   /** claim_mappings applied: metadata key -> claim value. */
   metadata: Record<string, string>;
 }
@@ -58,6 +60,7 @@ export class JwtVerifier {
     if (claims.exp !== undefined && claims.exp + role.expiration_leeway < now) throw new LoginError('error validating token: token is expired (exp)');
     if (claims.nbf !== undefined && claims.nbf - role.not_before_leeway > now) throw new LoginError('error validating token: token is not valid yet (nbf)');
     if (claims.iat !== undefined && claims.iat - role.clock_skew_leeway > now) throw new LoginError('error validating token: token issued in the future (iat)');
+    if (role.bound_service_accounts) return serviceAccount(claims, role.bound_service_accounts);
     if (role.bound_audiences.length === 0 && claims.aud !== undefined) {
       throw new LoginError('audience claim found in JWT but no audiences bound to the role');
     }
@@ -137,6 +140,27 @@ function describeJoseError(err: unknown): string {
   if (err instanceof errors.JOSEAlgNotAllowed) return 'error validating token: signing algorithm not allowed';
   if (err instanceof errors.JWKSTimeout) return 'error validating token: the JWKS did not answer in time';
   return `error validating token: ${(err as Error).message ?? String(err)}`;
+}
+
+/**
+ * A Kubernetes service account token's namespace and name (a projected
+ * token's `kubernetes.io` claim, or a legacy token's flat claims), checked
+ * against the role's bound service accounts with Vault's words.
+ */
+function serviceAccount(claims: JWTPayload, bound: NonNullable<AuthRoleSpec['bound_service_accounts']>): VerifiedIdentity {
+  const k8s = (claims['kubernetes.io'] ?? {}) as { namespace?: string; serviceaccount?: { name?: string; uid?: string } };
+  const namespace = k8s.namespace ?? (claims['kubernetes.io/serviceaccount/namespace'] as string | undefined);
+  const name = k8s.serviceaccount?.name ?? (claims['kubernetes.io/serviceaccount/service-account.name'] as string | undefined);
+  const uid = k8s.serviceaccount?.uid ?? (claims['kubernetes.io/serviceaccount/service-account.uid'] as string | undefined);
+  if (!namespace || !name) throw new LoginError('the token is not a Kubernetes service account token (no namespace and service account name)');
+  if (!bound.namespaces.some((p) => globMatch(p, namespace))) throw new LoginError('namespace not authorized');
+  if (!bound.names.some((p) => globMatch(p, name))) throw new LoginError('service account name not authorized');
+  const metadata: Record<string, string> = { service_account_name: name, service_account_namespace: namespace, ...(uid && { service_account_uid: uid }) };
+  return { claims, user: bound.alias === 'serviceaccount_name' || !uid ? `${namespace}/${name}` : uid, displayName: `${namespace}-${name}`, metadata };
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  return pattern === '*' || (pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value);
 }
 
 /** A claim by name, or by Vault's JSON-pointer form ("/a/b") for a nested one. */

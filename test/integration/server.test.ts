@@ -52,6 +52,24 @@ describe('credops server', () => {
     ]);
   });
 
+  it("lets a Kubernetes pod's service account token log in at auth/kubernetes/login, as Vault names it", async () => {
+    w.write('auth/kubernetes/config.json', { kubernetes_host: 'https://kubernetes.default.svc', issuer: w.issuer.url });
+    w.write('auth/kubernetes/roles/billing.json', { bound_service_account_names: ['billing'], bound_service_account_namespaces: ['apps'], audience: 'credops', token_policies: ['dev'], alias_name_source: 'serviceaccount_name' });
+    const s = await ready();
+    const serviceAccount = (namespace: string, name: string) => ({ sub: `system:serviceaccount:${namespace}:${name}`, 'kubernetes.io': { namespace, serviceaccount: { name, uid: 'a1b2' }, pod: { name: `${name}-7d9`, uid: 'p1' } } });
+    const ok = await vault(s.url, 'POST', 'auth/kubernetes/login', { body: { role: 'billing', jwt: await w.issuer.sign(serviceAccount('apps', 'billing')) } });
+    expect(ok.status).toBe(200);
+    expect(ok.body!.auth).toMatchObject({ policies: ['dev'], metadata: { role: 'billing', service_account_name: 'billing', service_account_namespace: 'apps', service_account_uid: 'a1b2' } });
+    const token = (ok.body!.auth as { client_token: string }).client_token;
+    expect((await vault(s.url, 'GET', 'aws/creds/dev-app', { token })).status).toBe(200);
+    expect((await vault(s.url, 'GET', 'auth/token/lookup-self', { token })).body!.data).toMatchObject({ display_name: 'kubernetes-apps-billing', path: 'auth/kubernetes/login' });
+
+    const other = await vault(s.url, 'POST', 'auth/kubernetes/login', { body: { role: 'billing', jwt: await w.issuer.sign(serviceAccount('default', 'billing')) } });
+    expect(other).toEqual({ status: 400, body: { errors: ['namespace not authorized'] } });
+    const wrongAudience = await vault(s.url, 'POST', 'auth/kubernetes/login', { body: { role: 'billing', jwt: await w.issuer.sign(serviceAccount('apps', 'billing'), { audience: 'https://kubernetes.default.svc' }) } });
+    expect(wrongAudience.status).toBe(400);
+  });
+
   it('refetches the JWKS for a key id it does not know (a rotation), at most once per cooldown', async () => {
     const s = await server(['--audit-file', '-'], { CREDOPS_TEST_JWKS_COOLDOWN_MS: '1500' });
     await s.waitFor('reconcile.finished');

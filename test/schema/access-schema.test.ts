@@ -22,7 +22,7 @@ describe('auth and ACL files', () => {
     expect(errors).toEqual([]);
     expect(warnings).toEqual([]);
     expect(model!.access).toEqual({
-      auth: [{ name: 'jwt', source: 'auth/jwt/config.json', oidc_discovery_url: 'https://token.actions.githubusercontent.com', bound_issuer: 'https://token.actions.githubusercontent.com' }],
+      auth: [{ name: 'jwt', type: 'jwt', source: 'auth/jwt/config.json', oidc_discovery_url: 'https://token.actions.githubusercontent.com', bound_issuer: 'https://token.actions.githubusercontent.com' }],
       roles: [
         {
           mount: 'jwt',
@@ -63,6 +63,40 @@ describe('auth and ACL files', () => {
     const { model, errors } = await validateWithHcl({ ...CONFIG, 'acl/dev.hcl': DEV, 'auth/jwt/roles/ok.json': ROLE, ...files });
     expect(model).toBeUndefined();
     expect(errors.join('\n')).toContain(expected);
+  });
+
+  it("read Vault's Kubernetes auth method and roles as service account logins against the cluster's issuer", async () => {
+    const { model, errors } = await validateWithHcl({
+      ...CONFIG,
+      'acl/dev.hcl': DEV,
+      'auth/kubernetes/config.json': { kubernetes_host: 'https://10.0.0.1:443', issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/ABC' },
+      'auth/kubernetes/roles/billing.json': { bound_service_account_names: ['billing', 'billing-*'], bound_service_account_namespaces: 'apps', audience: 'credops', token_policies: ['dev'], token_ttl: 900 },
+    });
+    expect(errors).toEqual([]);
+    expect(model!.access!.auth.find((a) => a.name === 'kubernetes')).toEqual({
+      name: 'kubernetes',
+      type: 'kubernetes',
+      source: 'auth/kubernetes/config.json',
+      kubernetes_host: 'https://10.0.0.1:443',
+      oidc_discovery_url: 'https://oidc.eks.us-east-1.amazonaws.com/id/ABC',
+      bound_issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/ABC',
+    });
+    expect(model!.access!.roles.find((r) => r.mount === 'kubernetes')).toMatchObject({
+      name: 'billing',
+      bound_audiences: ['credops'],
+      user_claim: 'sub',
+      token_ttl: 900,
+      bound_service_accounts: { names: ['billing', 'billing-*'], namespaces: ['apps'], alias: 'serviceaccount_uid' },
+    });
+    const bad = await validateWithHcl({
+      ...CONFIG,
+      'auth/kubernetes/config.json': { kubernetes_host: 'https://10.0.0.1:443', token_reviewer_jwt: 'eyJ...' },
+      'auth/kubernetes/roles/billing.json': { bound_service_account_names: ['*', 'x'], bound_service_account_namespaces: ['apps'] },
+    });
+    expect(bad.errors).toEqual([
+      'auth/kubernetes/config.json:3:25: error: /token_reviewer_jwt is not supported by credops: credops verifies tokens with the issuer\'s keys and calls no TokenReview API',
+      'auth/kubernetes/roles/billing.json:2:34: error: /bound_service_account_names can not mix "*" with values',
+    ]);
   });
 
   it('warn of a token policy no file defines', async () => {
