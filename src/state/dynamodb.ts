@@ -341,8 +341,10 @@ export class DynamoStateStore implements StateStore {
     }
     let update = 'SET #value = if_not_exists(#value, :zero) + :delta';
     if (bounds.expiresAt !== undefined) {
-      update += ', #expires = :expires';
+      // `expires` in seconds for the table's TTL (where enabled); `expires_ms` for reads.
+      update += ', #expires = :expires, #expires_ms = :expires_ms';
       values[':expires'] = n(Math.ceil(bounds.expiresAt / 1000));
+      values[':expires_ms'] = n(bounds.expiresAt);
     }
     try {
       await this.update(COUNTER + key, update, conditions.length ? conditions.join(' AND ') : undefined, values);
@@ -355,8 +357,8 @@ export class DynamoStateStore implements StateStore {
 
   async getCounter(key: string): Promise<number> {
     const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.itemKey(COUNTER + key), ConsistentRead: true }));
-    const expires = num(out.Item?.expires);
-    if (!out.Item || (expires !== undefined && expires * 1000 <= this.clock.now())) return 0;
+    const expires = num(out.Item?.expires_ms);
+    if (!out.Item || (expires !== undefined && expires <= this.clock.now())) return 0;
     return num(out.Item.value) ?? 0;
   }
 
@@ -364,7 +366,7 @@ export class DynamoStateStore implements StateStore {
     try {
       await this.update(
         COUNTER + key,
-        'SET #value = :value REMOVE #expires',
+        'SET #value = :value REMOVE #expires, #expires_ms',
         expected === 0 ? '(attribute_not_exists(#value) OR #value = :expected)' : '#value = :expected',
         { ':value': n(value), ':expected': n(expected) },
       );

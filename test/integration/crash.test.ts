@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../state/backends.js';
 import { TEST_CRASH_AFTER_CALL_ENV } from '../../src/aws/clients.js';
-import { ROLLBACK_MIN_AGE_MS } from '../../src/engine/journal.js';
+import { LIVE_ISSUANCE_MS, ROLLBACK_MIN_AGE_MS } from '../../src/engine/journal.js';
 import {
   eachTestWorld,
   applyRoles,
@@ -115,6 +115,22 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('%s state', 
       aws.clock.advance(ROLLBACK_MIN_AGE_MS + 1000);
       expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
       expect(await t.state.listJournal()).toEqual([]);
+    });
+
+    it("leaves a server issuance's entry alone while it may still be running, and rolls it back after", async () => {
+      // credops server issues without the lock: its entry says how long it may take (LIVE_ISSUANCE_MS).
+      await t.state.putJournal({ ...deployUserEntry('in-flight', 'DDDDDDDDDDDDDDDDDDDDDDDD', 'credops-deploy-1700000003-abcdefgh'), liveUntil: aws.clock.now() + LIVE_ISSUANCE_MS });
+      aws.iam.createUser('credops-deploy-1700000003-abcdefgh');
+      const { engine } = engineFor(aws, t);
+      expect(await engine.needsRecovery()).toBe(false);
+      expect(await engine.recover()).toEqual({ rolledBack: 0, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
+      expect(credopsUsers(aws)).toHaveLength(1);
+
+      // The issuance did not finish in time (the server died): the next recovery deletes what it made.
+      aws.clock.advance(LIVE_ISSUANCE_MS + 1000);
+      expect(await engine.needsRecovery()).toBe(true);
+      expect(await engine.recover()).toEqual({ rolledBack: 1, completed: 0, pending: 0, failed: [], rootKeysDeleted: [] });
+      expect(credopsUsers(aws)).toEqual([]);
     });
 
     it('keeps an entry whose rollback fails, and reports it, so the next run retries', async () => {

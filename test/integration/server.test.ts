@@ -70,6 +70,21 @@ describe('credops server', () => {
     expect(wrongAudience.status).toBe(400);
   });
 
+  it('serves a static role\'s current key at aws/static-creds/NAME to a token its policy allows', async () => {
+    w.aws.iam.createUser('vendor-bot');
+    w.write('static-roles/vendor.json', { username: 'vendor-bot', rotation_period: '24h' });
+    w.write('acl/dev.hcl', 'path "aws/creds/dev-*" { capabilities = ["read"] }\npath "aws/static-creds/vendor" { capabilities = ["read"] }\n');
+    const s = await server([], { CREDOPS_STATE_KEY: 'a-passphrase-of-the-test-state' });
+    await s.waitFor('reconcile.finished');
+    const token = await tokenFor(s);
+    const res = await vault(s.url, 'GET', 'aws/static-creds/vendor', { token });
+    expect(res.status).toBe(200);
+    const data = res.body!.data as { access_key: string; secret_key: string; expiration: string };
+    expect(Date.parse(data.expiration)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    expect((await callerIdentity(w.aws, { accessKeyId: data.access_key, secretAccessKey: data.secret_key })).Arn).toContain(':user/vendor-bot');
+    expect((await vault(s.url, 'GET', 'aws/static-creds/other', { token })).status).toBe(403);
+  });
+
   it('refetches the JWKS for a key id it does not know (a rotation), at most once per cooldown', async () => {
     const s = await server(['--audit-file', '-'], { CREDOPS_TEST_JWKS_COOLDOWN_MS: '1500' });
     await s.waitFor('reconcile.finished');

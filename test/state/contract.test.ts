@@ -7,8 +7,33 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { UserError } from '../../src/errors.js';
 import { openState } from '../../src/state/index.js';
 import type { StateDump, StateStore } from '../../src/state/store.js';
+import type { AccessSpec } from '../../src/model/types.js';
 import { BACKENDS } from './backends.js';
 import { journal, lease, mount, role, sink } from './fixtures.js';
+
+const ACCESS: AccessSpec = {
+  auth: [{ name: 'jwt', type: 'jwt', source: 'auth/jwt/config.json', jwks_url: 'https://issuer.example/jwks' }],
+  roles: [
+    {
+      mount: 'jwt',
+      name: 'ci',
+      source: 'auth/jwt/roles/ci.json',
+      bound_audiences: ['credops'],
+      bound_claims: { repository: ['org/a'] },
+      bound_claims_type: 'string',
+      user_claim: 'repository',
+      claim_mappings: {},
+      token_policies: ['dev'],
+      token_ttl: 600,
+      token_max_ttl: 3600,
+      clock_skew_leeway: 60,
+      expiration_leeway: 60,
+      not_before_leeway: 60,
+      max_issue_rate: { count: 10, periodSeconds: 60 },
+    },
+  ],
+  acl: [{ name: 'dev', source: 'acl/dev.hcl', paths: [{ path: 'aws/creds/dev-*', capabilities: ['read'] }] }],
+};
 
 describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore contract: %s', (_name, make) => {
   const backend = make();
@@ -213,6 +238,13 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       expect(await store.getLease(l.leaseId)).toEqual(l);
     });
 
+    it("keeps a server issuance's liveUntil", async () => {
+      const store = await openAt();
+      await store.putJournal({ ...journal('j1', 'aws/creds/deploy/1', 1_000), liveUntil: 121_000 });
+      await store.putJournal(journal('j2', 'aws/creds/deploy/2', 2_000));
+      expect((await store.listJournal()).map((j) => j.liveUntil)).toEqual([121_000, undefined]);
+    });
+
     it('completeJournal of an entry already recovered by another run records no lease', async () => {
       const store = await openAt();
       const l = lease('aws/creds/deploy/1');
@@ -243,6 +275,16 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       expect(await store.getSetting('root/aws')).toBeUndefined();
     });
 
+    it('lists the settings under a prefix', async () => {
+      const store = await openAt();
+      await store.setSetting('server/token/aa', '1');
+      await store.setSetting('server/token/bb', '2');
+      await store.setSetting('server/tokenx', '3');
+      await store.setSetting('root/aws', '4');
+      expect(await store.listSettings('server/token/')).toEqual({ 'server/token/aa': '1', 'server/token/bb': '2' });
+      expect(await store.listSettings('nothing/')).toEqual({});
+    });
+
     it('keeps each sink status', async () => {
       const store = await openAt();
       expect(await store.listSinkStatus()).toEqual({});
@@ -268,6 +310,41 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       expect(await again.getLease('aws/creds/deploy/1')).toEqual(lease('aws/creds/deploy/1'));
       expect((await again.listJournal()).map((j) => j.id)).toEqual(['j']);
       expect(await again.getSinkStatus('ci')).toEqual({ lastSuccessAt: 9 });
+    });
+  });
+
+  describe('counters', () => {
+    it('add within bounds in one atomic step, and refuse past them', async () => {
+      const store = await openAt();
+      expect(await store.getCounter('role/aws/x/live')).toBe(0);
+      expect(await store.addToCounter('role/aws/x/live', 1, { max: 2 })).toBe(true);
+      expect(await store.addToCounter('role/aws/x/live', 1, { max: 2 })).toBe(true);
+      expect(await store.addToCounter('role/aws/x/live', 1, { max: 2 })).toBe(false);
+      expect(await store.getCounter('role/aws/x/live')).toBe(2);
+      expect(await store.addToCounter('role/aws/x/live', -1, { min: 0 })).toBe(true);
+      expect(await store.addToCounter('role/aws/x/live', -1, { min: 0 })).toBe(true);
+      expect(await store.addToCounter('role/aws/x/live', -1, { min: 0 })).toBe(false);
+      expect(await store.getCounter('role/aws/x/live')).toBe(0);
+    });
+
+    it('never let concurrent writers from two handles pass the bound', async () => {
+      const [a, b] = [await openAt(), await openAt()];
+      const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).addToCounter('token/t1/live', 1, { max: 5 })));
+      expect(results.filter(Boolean)).toHaveLength(5);
+      expect(await a.getCounter('token/t1/live')).toBe(5);
+    });
+
+    it('set a recount only when the counter did not move, and forget a window after it ends', async () => {
+      const store = await openAt();
+      await store.addToCounter('role/aws/y/live', 3);
+      expect(await store.setCounter('role/aws/y/live', 1, 2)).toBe(false);
+      expect(await store.setCounter('role/aws/y/live', 1, 3)).toBe(true);
+      expect(await store.getCounter('role/aws/y/live')).toBe(1);
+      expect(await store.setCounter('role/aws/new/live', 4, 0)).toBe(true);
+      await store.addToCounter('role/aws/y/rate/1', 1, { max: 10, expiresAt: Date.now() - 1 });
+      expect(await store.getCounter('role/aws/y/rate/1')).toBe(0);
+      await store.deleteCounter('role/aws/y/live');
+      expect(await store.getCounter('role/aws/y/live')).toBe(0);
     });
   });
 
@@ -337,6 +414,7 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
         staticRoles: [{ mount: 'aws', name: 'vendor', source: 'static-roles/vendor.json', username: 'vendor-bot', rotation_period: 3600 }],
         sinks: [sink('ci', 'deploy')],
         mounts: [mount('aws')],
+        access: ACCESS,
       });
       await store.setSetting('static-creds/aws/vendor', '{"username":"vendor-bot","access_key_id":"AKIA1","secret_access_key":"v1:ciphertext"}');
       await store.putLease(lease('aws/creds/deploy/1', { sink: 'ci' }));
@@ -352,6 +430,7 @@ describe.each(BACKENDS.map((make) => [make().name, make] as const))('StateStore 
       const dump = await source.exportAll();
       expect(dump).toMatchObject({ id: source.id, serial: 2, commit: 'def456', settings: { 'root/aws': 'v1:ciphertext' }, sinkStatus: { ci: { lastSuccessAt: 7 } } });
       expect(dump.staticRoles?.map((s) => s.name)).toEqual(['vendor']);
+      expect(dump.access).toEqual(ACCESS);
       expect(Object.keys(dump.settings)).toContain('static-creds/aws/vendor');
       expect(dump.leases).toHaveLength(2);
       expect(dump.journal).toHaveLength(1);
