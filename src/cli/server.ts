@@ -105,6 +105,13 @@ export function registerServer(program: Command, run: Run): void {
           const term = new AbortController();
           const onStop = () => term.abort();
           stop.signal.addEventListener('abort', onStop, { once: true });
+          // Every interval while leading, whether or not a reconcile was due.
+          let tidying: Promise<void> | undefined;
+          const tidy = setInterval(() => {
+            tidying ??= housekeeping()
+              .catch((err: unknown) => log({ level: 'warn', event: 'server.housekeeping_failed', error: errorMessage(err) }))
+              .finally(() => (tidying = undefined));
+          }, intervalSeconds * 1000);
           try {
             await reconcileLoop({
               run,
@@ -113,7 +120,6 @@ export function registerServer(program: Command, run: Run): void {
               intervalSeconds,
               signal: term.signal,
               log,
-              afterReconcile: () => housekeeping().catch((err: unknown) => log({ level: 'warn', event: 'server.housekeeping_failed', error: errorMessage(err) })),
               locked: async (fn) => {
                 try {
                   return await fn();
@@ -124,6 +130,8 @@ export function registerServer(program: Command, run: Run): void {
               },
             });
           } finally {
+            clearInterval(tidy);
+            await tidying;
             stop.signal.removeEventListener('abort', onStop);
             leading = false;
             await handle.release().catch(() => undefined);

@@ -78,8 +78,6 @@ export interface ReconcileLoopOptions {
   observe?: (outcome: IterationOutcome) => void;
   /** Runs one reconcile holding the state's lock (watch takes it for each; server holds it while it leads). */
   locked: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** After each reconcile, still under the lock (server: its housekeeping). */
-  afterReconcile?: () => Promise<void>;
 }
 
 /** The loop of src/reconcile/watch.ts, wired to the repo, the state and reconcile(). */
@@ -105,7 +103,6 @@ export async function reconcileLoop(o: ReconcileLoopOptions): Promise<void> {
         const refresh = clock.now() - lastRefresh >= REFRESH_EVERY_MS;
         const result = await reconcile({ ...rt, log: reconcileLog }, model, { warnings, refresh });
         if (refresh) lastRefresh = clock.now();
-        await o.afterReconcile?.();
         return result;
       }),
     log: o.log,

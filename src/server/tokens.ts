@@ -55,7 +55,7 @@ export class TokenStore {
   /** A new token for this record; the token itself is returned once and never stored. */
   async create(record: Omit<TokenRecord, 'accessor'>): Promise<{ token: string; record: TokenRecord }> {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const full: TokenRecord = { accessor: randomBytes(18).toString('base64url'), ...record };
+    const full: TokenRecord = { ...record, accessor: randomBytes(18).toString('base64url') };
     await this.state.setSetting(this.settingOf(token), JSON.stringify(full));
     return { token, record: full };
   }
