@@ -8,9 +8,10 @@ export function registerValidate(program: Command, run: Run): void {
       const { model, warnings } = await readDesired(opts, run.io);
       const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
       const mounts = Object.keys(model.config.mounts).length;
-      run.io.stdout(
-        `Success! ${count(model.roles.length, 'role')}, ${count(model.sinks.length, 'sink')}, ${count(mounts, 'mount')} ${model.roles.length + model.sinks.length + mounts === 1 ? 'is' : 'are'} valid` +
-          `${warnings.length ? ` (${count(warnings.length, 'warning')})` : ''}.\n`,
-      );
+      const parts = [count(model.roles.length, 'role'), count(model.sinks.length, 'sink'), count(mounts, 'mount')];
+      const { access } = model;
+      if (access) parts.push(count(access.auth.length, 'auth method'), count(access.roles.length, 'auth role'), count(access.acl.length, 'ACL policy').replace(/policys$/, 'policies'));
+      const total = model.roles.length + model.sinks.length + mounts + (access ? access.auth.length + access.roles.length + access.acl.length : 0);
+      run.io.stdout(`Success! ${parts.join(', ')} ${total === 1 ? 'is' : 'are'} valid${warnings.length ? ` (${count(warnings.length, 'warning')})` : ''}.\n`);
     });
 }

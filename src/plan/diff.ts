@@ -108,7 +108,8 @@ function accessChanges(desired: DesiredModel, applied: AppliedSnapshot): { acces
   };
   for (const [b, a] of pair(before?.auth ?? [], after?.auth ?? [], (m) => m.name)) {
     const name = (a ?? b)!.name;
-    add('auth method', AUTH_METHOD_FIELDS, b, a, name, (a ?? b)!.source, accessGains.filter((g) => g.authRole.startsWith(`${name}/`)).map(gainText));
+    // The method lets nobody in by itself: its roles and policies say what widens.
+    add('auth method', AUTH_METHOD_FIELDS, b, a, name, (a ?? b)!.source, []);
   }
   const authRoleAddress = (r: { mount: string; name: string }) => `${r.mount}/${r.name}`;
   for (const [b, a] of pair(before?.roles ?? [], after?.roles ?? [], roleAddress)) {

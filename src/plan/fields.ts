@@ -189,7 +189,10 @@ export function redactNested(value: unknown): unknown {
   return value;
 }
 
-/** `config.client_secret` and `config.auth.token` are sensitive; so is any field flagged so. */
+/**
+ * `config.client_secret` and `config.auth.token` are sensitive; so is any field flagged so.
+ * A field of credops's own formats (`token_policies`, `token_ttl` of an auth role) is never a secret.
+ */
 export function isSensitiveField(field: string): boolean {
-  return field.split('.').some(isSensitiveKey);
+  return !KINDS.has(field) && field.split('.').some(isSensitiveKey);
 }

@@ -1,3 +1,4 @@
+import { credentialPaths, reachablePaths } from '../../src/plan/acl.js';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,17 @@ describe('examples/multi-account', () => {
     expect(model.config.mounts['aws-prod']).toMatchObject({ role_arn: 'arn:aws:iam::222222222222:role/credops', external_id: 'credops-prod', session_name: 'credops-prod' });
     expect(model.config.mounts['aws-staging']).toMatchObject({ role_arn: 'arn:aws:iam::111111111111:role/credops', external_id: 'credops-staging' });
     expect(model.roles.map((r) => `${r.mount}/${r.name}`)).toEqual(['aws-prod/deploy', 'aws-staging/deploy']);
+  });
+});
+
+describe('examples/service', () => {
+  it('validates: GitHub and Kubernetes identities, ACL policies in HCL, caps; the deploy job reaches staging only', async () => {
+    const { model, warnings } = await loadDesired({ repo: 'examples/service', cwd: root });
+    expect(warnings).toEqual([]);
+    expect(model.access!.auth.map((a) => `${a.name}:${a.type}`)).toEqual(['jwt:jwt', 'kubernetes:kubernetes']);
+    expect(model.roles.find((r) => r.name === 'app-staging')).toMatchObject({ max_leases: 10, max_issue_rate: { count: 30, periodSeconds: 3600 } });
+    const reach = reachablePaths(model.access, credentialPaths(model.roles, model.staticRoles ?? []));
+    expect(Object.fromEntries(reach)).toEqual({ 'jwt/deploy-app': ['aws/creds/app-staging'], 'kubernetes/billing': ['aws/creds/billing', 'aws/sts/billing'] });
   });
 });
 
