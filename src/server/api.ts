@@ -244,7 +244,7 @@ export class VaultApi {
             path: record.path,
             policies: record.policies,
             renewable: true,
-            ttl: Math.max(0, Math.round((record.expiresAt - now) / 1000)),
+            ttl: secondsLeft(record.expiresAt, now),
             type: 'service',
           },
         }),
@@ -311,7 +311,7 @@ export class VaultApi {
       body: envelope({
         lease_id: credential.lease.leaseId,
         renewable: credential.lease.renewable,
-        lease_duration: remaining(credential.lease, this.deps.now()),
+        lease_duration: secondsLeft(credential.lease.expiresAt, this.deps.now()),
         data: { access_key: credential.accessKeyId, secret_key: credential.secretAccessKey, security_token: token, ...arn, session_token: token },
         mount_type: 'aws',
       }),
@@ -368,7 +368,7 @@ export class VaultApi {
             expire_time: new Date(lease.expiresAt).toISOString(),
             last_renewal: lease.lastRenewedAt === undefined ? null : new Date(lease.lastRenewedAt).toISOString(),
             renewable: lease.renewable,
-            ttl: remaining(lease, now),
+            ttl: secondsLeft(lease.expiresAt, now),
           },
         }),
       };
@@ -380,7 +380,7 @@ export class VaultApi {
       const renewed = await this.deps.engine.renew(lease.leaseId, durationParam(call.params.increment, 'increment'), capAt).catch((err: unknown) => {
         throw err instanceof UserError ? new ApiError(400, /not renewable/.test(err.message) ? 'lease is not renewable' : err.message) : err;
       });
-      return { status: 200, body: envelope({ lease_id: renewed.leaseId, renewable: renewed.renewable, lease_duration: remaining(renewed, now) }) };
+      return { status: 200, body: envelope({ lease_id: renewed.leaseId, renewable: renewed.renewable, lease_duration: secondsLeft(renewed.expiresAt, now) }) };
     }
     await this.deps.engine.revoke(lease.leaseId);
     return { status: 204 };
@@ -430,7 +430,7 @@ function authBody(record: TokenRecord, now: number): Record<string, unknown> {
     policies: record.policies,
     token_policies: record.policies,
     metadata: record.metadata,
-    lease_duration: Math.max(0, Math.round((record.expiresAt - now) / 1000)),
+    lease_duration: secondsLeft(record.expiresAt, now),
     renewable: true,
     entity_id: '',
     token_type: 'service',
@@ -445,8 +445,9 @@ function envelope(fields: Record<string, unknown>): Record<string, unknown> {
   return { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null, ...fields };
 }
 
-function remaining(lease: Lease, now: number): number {
-  return Math.max(0, Math.round((lease.expiresAt - now) / 1000));
+/** Whole seconds from now until `at` (a lease's or token's expiry), never negative: Vault's ttl and lease_duration. */
+function secondsLeft(at: number, now: number): number {
+  return Math.max(0, Math.round((at - now) / 1000));
 }
 
 function operationOf(method: string): string {
