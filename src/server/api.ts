@@ -72,17 +72,25 @@ export class VaultApi {
 
   /** Handles one HTTP request; never throws. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://credops');
-    const list = req.method === 'LIST' || (req.method === 'GET' && url.searchParams.get('list') === 'true');
-    const method = list ? 'LIST' : (req.method ?? 'GET');
-    const path = decodeURIComponent(url.pathname.replace(/^\/v1\//, ''));
     const entry: AuditEntry = {
-      request: { id: randomUUID(), operation: operationOf(method), path, remote_address: req.socket.remoteAddress },
+      request: { id: randomUUID(), operation: operationOf(req.method ?? 'GET'), path: '', remote_address: req.socket.remoteAddress },
       response: { status: 0 },
       outcome: 'ok',
     };
     let reply: Reply;
     try {
+      const url = new URL(req.url ?? '/', 'http://credops');
+      const list = req.method === 'LIST' || (req.method === 'GET' && url.searchParams.get('list') === 'true');
+      const method = list ? 'LIST' : (req.method ?? 'GET');
+      entry.request.operation = operationOf(method);
+      entry.request.path = url.pathname.replace(/^\/v1\//, '');
+      let path: string;
+      try {
+        path = decodeURIComponent(entry.request.path);
+      } catch {
+        throw new ApiError(400, 'the request path is not valid percent-encoding');
+      }
+      entry.request.path = path;
       if (!url.pathname.startsWith('/v1/')) throw new ApiError(404, 'not found');
       const body = method === 'GET' || method === 'HEAD' || method === 'LIST' ? {} : await readJson(req);
       const params = { ...Object.fromEntries(url.searchParams), ...body };

@@ -64,7 +64,10 @@ export async function listen(opts: ListenOptions, handler: (req: IncomingMessage
       // A kept-alive connection whose last request was answered is not waited for.
       if (closing) server.closeIdleConnections();
     });
-    void handler(req, res);
+    handler(req, res).catch(() => {
+      // The handler answers every error itself; this is a broken connection at worst.
+      if (!res.headersSent) res.writeHead(500).end();
+    });
   };
   const read = (file: string, what: string) => {
     try {

@@ -85,6 +85,22 @@ describe('credops server', () => {
     expect((await vault(s.url, 'GET', 'aws/static-creds/other', { token })).status).toBe(403);
   });
 
+  it("answers bad requests with Vault's error shape and keeps serving", async () => {
+    const s = await ready();
+    const token = await tokenFor(s);
+    const raw = async (method: string, path: string, body?: string) => {
+      const res = await fetch(`${s.url}${path}`, { method, headers: { 'X-Vault-Token': token }, ...(body !== undefined && { body }) });
+      return { status: res.status, body: (await res.text()) || undefined };
+    };
+    expect(await raw('GET', '/v1/aws/creds/%E0%A4%A')).toEqual({ status: 400, body: '{"errors":["the request path is not valid percent-encoding"]}' });
+    expect((await raw('GET', '/v1/no/such/thing')).status).toBe(404);
+    expect(await raw('POST', '/v1/auth/jwt/login', '{"role": ')).toEqual({ status: 400, body: '{"errors":["failed to parse JSON input: invalid character in request body"]}' });
+    expect((await raw('DELETE', '/v1/aws/creds/dev-app')).status).toBe(405);
+    expect((await raw('GET', '/v1/aws/creds/dev-app?ttl=soon')).body).toContain('ttl: ');
+    expect((await raw('GET', '/v1/aws/creds/no-such-role')).status).toBe(403);
+    expect((await vault(s.url, 'GET', 'sys/health')).status).toBe(200);
+  });
+
   it('refetches the JWKS for a key id it does not know (a rotation), at most once per cooldown', async () => {
     const s = await server(['--audit-file', '-'], { CREDOPS_TEST_JWKS_COOLDOWN_MS: '1500' });
     await s.waitFor('reconcile.finished');
