@@ -103,7 +103,8 @@ export class VaultApi {
     }
     entry.response.status = reply.status;
     try {
-      this.deps.audit.record(entry);
+      // As in Vault, the health check (probes, every few seconds) is not audited.
+      if (entry.request.path !== 'sys/health') this.deps.audit.record(entry);
     } catch (err) {
       // An audit entry that cannot be written is a refused request, as in Vault.
       reply = { status: 500, body: { errors: [`audit: ${errorMessage(err)}`] } };
