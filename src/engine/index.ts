@@ -132,6 +132,7 @@ export class Engine {
           ttl: Math.round((lease.expiresAt - lease.issuedAt) / 1000),
           ...(lease.resources.userName ? { user_name: lease.resources.userName } : {}),
           ...(lease.resources.principalArn ? { principal_arn: lease.resources.principalArn } : {}),
+          ...(req.asker ? { token_accessor: req.asker.accessor } : {}),
         },
       });
       return credential;

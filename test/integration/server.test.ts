@@ -194,6 +194,9 @@ describe('credops server', () => {
       response: { lease_id: cred.body!.lease_id, access_key_id: (cred.body!.data as { access_key: string }).access_key },
     });
     for (const secret of [token, jwt, (cred.body!.data as { secret_key: string }).secret_key]) expect(text).not.toContain(secret);
+    // The engine's own audit line of the issuance names the token that asked, by its accessor.
+    const issued = readFileSync(w.t.auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { operation: string; details?: Record<string, unknown> });
+    expect(issued.find((e) => e.operation === 'issue')!.details).toMatchObject({ token_accessor: accessor, credential_type: 'iam_user' });
     expect(readFileSync(w.t.auditPath, 'utf8')).not.toContain(token);
   });
 });
