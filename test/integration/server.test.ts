@@ -119,10 +119,16 @@ describe('credops server', () => {
   });
 
   it('revokes the iam_user leases of a token revoked with revoke-self, in AWS too', async () => {
+    write('acl/dev.hcl', 'path "aws/creds/dev-*" { capabilities = ["read"] }\npath "sys/leases/lookup/aws/*" { capabilities = ["list", "sudo"] }\n');
     const s = await ready();
     const token = await tokenFor(s);
     const creds = await Promise.all([1, 2].map(() => vault(s.url, 'GET', 'aws/creds/dev-app', { token })));
     expect(credopsUsers(w.aws)).toHaveLength(2);
+    // LIST sys/leases/lookup/PREFIX, as Vault's own client sends it (GET ?list=true): one level down.
+    expect((await vault(s.url, 'GET', 'sys/leases/lookup/aws/creds/?list=true', { token })).body!.data).toEqual({ keys: ['dev-app/'] });
+    const ids = creds.map((c) => String(c.body!.lease_id).split('/').pop()).sort();
+    expect((await vault(s.url, 'GET', 'sys/leases/lookup/aws/creds/dev-app/?list=true', { token })).body!.data).toEqual({ keys: ids });
+    expect((await vault(s.url, 'GET', 'sys/leases/lookup/aws/creds/?list=true', { token: await tokenFor(s, 'org/a') })).status).toBe(200);
     const lookup = await vault(s.url, 'GET', 'auth/token/lookup-self', { token });
     expect(lookup.body!.data).toMatchObject({ display_name: 'jwt-org/a', policies: ['dev'], meta: { role: 'repo-a', ref: 'refs/heads/main' }, renewable: true });
 
