@@ -267,7 +267,7 @@ export class VaultApi {
     // revoke-self: the token's leases first, as Vault revokes a token's leases with it.
     const leases = (await this.deps.state.listLeases()).filter((l) => l.token === record.accessor);
     const result = await this.revokeEach(leases);
-    await this.deps.tokens.revoke(token);
+    await this.deps.tokens.revoke(token, record);
     call.entry.response.revoked = result;
     return { status: 204 };
   }
@@ -384,8 +384,12 @@ export class VaultApi {
     }
     if (op === 'renew') {
       // The lease never outlives the token that asked for it: its owner's current expiry caps it.
-      const owner = own ? record : undefined;
-      const capAt = owner ? owner.expiresAt : lease.token !== undefined ? lease.maxExpiresAt : undefined;
+      let capAt: number | undefined;
+      if (lease.token !== undefined) {
+        const owner = own ? record : await this.deps.tokens.lookupByAccessor(lease.token);
+        if (!owner) throw new ApiError(400, 'lease is not renewable: the token that asked for it has expired or was revoked');
+        capAt = owner.expiresAt;
+      }
       const renewed = await this.deps.engine.renew(lease.leaseId, durationParam(call.params.increment, 'increment'), capAt).catch((err: unknown) => {
         throw err instanceof UserError ? new ApiError(400, /not renewable/.test(err.message) ? 'lease is not renewable' : err.message) : err;
       });

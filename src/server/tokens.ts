@@ -11,6 +11,8 @@ import { STATE_KEY_ENV } from '../state/crypto.js';
  */
 
 const TOKEN_SETTING = 'server/token/';
+/** accessor -> the token's setting key: how a lease's owner is found (the accessor is no secret). */
+const ACCESSOR_SETTING = 'server/accessor/';
 const TOKEN_PREFIX = 'cos.';
 
 export interface TokenRecord {
@@ -56,6 +58,7 @@ export class TokenStore {
   async create(record: Omit<TokenRecord, 'accessor'>): Promise<{ token: string; record: TokenRecord }> {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const full: TokenRecord = { ...record, accessor: randomBytes(18).toString('base64url') };
+    await this.state.setSetting(ACCESSOR_SETTING + full.accessor, this.settingOf(token));
     await this.state.setSetting(this.settingOf(token), JSON.stringify(full));
     return { token, record: full };
   }
@@ -69,6 +72,14 @@ export class TokenStore {
     return record.expiresAt > this.now() ? record : undefined;
   }
 
+  /** The live record of the token with this accessor (a lease's owner), or undefined. */
+  async lookupByAccessor(accessor: string): Promise<TokenRecord | undefined> {
+    const key = await this.state.getSetting(ACCESSOR_SETTING + accessor);
+    const raw = key === undefined ? undefined : await this.state.getSetting(key);
+    const record = raw === undefined ? undefined : (JSON.parse(raw) as TokenRecord);
+    return record && record.expiresAt > this.now() ? record : undefined;
+  }
+
   /** Extends the token by `increment` seconds from now (default its ttl), never past its max. */
   async renew(token: string, record: TokenRecord, increment?: number): Promise<TokenRecord> {
     const renewed = { ...record, expiresAt: Math.min(this.now() + (increment ?? record.ttl) * 1000, record.maxExpiresAt) };
@@ -76,8 +87,9 @@ export class TokenStore {
     return renewed;
   }
 
-  async revoke(token: string): Promise<void> {
+  async revoke(token: string, record: TokenRecord): Promise<void> {
     await this.state.deleteSetting(this.settingOf(token));
+    await this.state.deleteSetting(ACCESSOR_SETTING + record.accessor);
   }
 
   /** Tokens past their expiry: forgotten (their leases ended with them), by the reconciling replica. */
@@ -87,6 +99,7 @@ export class TokenStore {
       const record = JSON.parse(raw) as TokenRecord;
       if (record.expiresAt > this.now()) continue;
       await this.state.deleteSetting(key);
+      await this.state.deleteSetting(ACCESSOR_SETTING + record.accessor);
       gone.push(record.accessor);
     }
     return gone;

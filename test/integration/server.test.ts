@@ -85,6 +85,22 @@ describe('credops server', () => {
     expect((await vault(s.url, 'GET', 'aws/static-creds/other', { token })).status).toBe(403);
   });
 
+  it("caps a lease renewed by another token at its own token's expiry", async () => {
+    write('auth/jwt/roles/ops.json', { bound_audiences: ['credops'], bound_claims: { repository: 'org/ops' }, user_claim: 'repository', token_policies: ['ops'], token_ttl: '1h' });
+    write('acl/ops.hcl', 'path "sys/leases/renew" { capabilities = ["update"] }\n');
+    const s = await ready();
+    const token = await tokenFor(s);
+    const ops = (await login(s, await w.issuer.sign(githubClaims('org/ops')), 'ops')).body!.auth as { client_token: string };
+    const cred = await vault(s.url, 'GET', 'aws/creds/dev-app', { token });
+    const renewed = await vault(s.url, 'PUT', 'sys/leases/renew', { token: ops.client_token, body: { lease_id: cred.body!.lease_id, increment: '1h' } });
+    expect(renewed.status).toBe(200);
+    // repo-a's tokens live 10 minutes: the lease cannot pass that, whoever renews it.
+    expect(renewed.body!.lease_duration).toBeLessThanOrEqual(600);
+    // Once the owner's token is revoked, nobody renews its leases (they were revoked with it).
+    await vault(s.url, 'POST', 'auth/token/revoke-self', { token });
+    expect((await vault(s.url, 'PUT', 'sys/leases/renew', { token: ops.client_token, body: { lease_id: cred.body!.lease_id } })).body).toEqual({ errors: ['invalid lease'] });
+  });
+
   it("answers bad requests with Vault's error shape and keeps serving", async () => {
     const s = await ready();
     const token = await tokenFor(s);

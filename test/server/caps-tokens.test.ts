@@ -93,10 +93,13 @@ describe('tokens', () => {
     now = record.maxExpiresAt;
     expect(await tokens.lookup(token)).toBeUndefined();
     expect(await tokens.forgetExpired()).toEqual([record.accessor]);
-    expect(await a.listSettings('server/token/')).toEqual({});
+    expect(await a.listSettings('server/')).toEqual({});
 
     const second = await tokens.create({ ...record, issuedAt: now, expiresAt: now + 1000, maxExpiresAt: now + 1000 });
-    await tokens.revoke(second.token);
+    expect(await tokens.lookupByAccessor(second.record.accessor)).toEqual(second.record);
+    await tokens.revoke(second.token, second.record);
     expect(await tokens.lookup(second.token)).toBeUndefined();
+    expect(await tokens.lookupByAccessor(second.record.accessor)).toBeUndefined();
+    expect(await a.listSettings('server/')).toEqual({});
   });
 });
