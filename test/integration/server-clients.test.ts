@@ -32,6 +32,8 @@ beforeEach(() => {
   w.write('acl/dev.hcl', 'path "aws/creds/dev-*" { capabilities = ["read"] }\npath "aws/sts/dev-*" { capabilities = ["update"] }\n');
   w.write('acl/ops.hcl', 'path "sys/leases/revoke-prefix/aws/creds/dev-app" {\n  capabilities = ["update", "sudo"]\n}\n');
   w.write('auth/jwt/roles/repo-a.json', { bound_audiences: ['credops'], bound_claims: { repository: 'org/a' }, user_claim: 'repository', token_policies: ['dev', 'ops'] });
+  w.write('auth/kubernetes/config.json', { kubernetes_host: 'https://kubernetes.default.svc', issuer: w.issuer.url });
+  w.write('auth/kubernetes/roles/billing.json', { bound_service_account_names: ['billing'], bound_service_account_namespaces: ['apps'], audience: 'credops', token_policies: ['dev'] });
 });
 
 async function works(secret: Secret): Promise<string> {
@@ -61,6 +63,12 @@ describe('Vault clients, unchanged', () => {
     expect(finished.gone).toBe(true);
     expect(credopsUsers(w.aws)).toEqual([]);
     for (const c of issued.creds) expect(await rejectionCode(works(c))).toBe('InvalidClientTokenId');
+
+    // A pod: hvac's Kubernetes login with its projected service account token.
+    const serviceAccount = { sub: 'system:serviceaccount:apps:billing', 'kubernetes.io': { namespace: 'apps', serviceaccount: { name: 'billing', uid: 'u1' } } };
+    const pod = JSON.parse((await run(PYTHON, [HVAC_STORY, 'kubernetes'], { env: { ...env, JWT: await w.issuer.sign(serviceAccount) } })).stdout) as { creds: Secret; policies: string[] };
+    expect(pod.policies).toEqual(['dev']);
+    expect(await works(pod.creds)).toContain(':user/');
   });
 
   it('node-vault logs in with the JWT, reads creds, renews, and revokes by lease and by prefix', async () => {
