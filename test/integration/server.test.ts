@@ -41,14 +41,20 @@ describe('credops server', () => {
       await login(s, await w.issuer.sign(githubClaims('org/a'), { key: 'rogue' })),
       await login(s, await w.issuer.sign(githubClaims('org/b'))),
       await login(s, await w.issuer.sign(githubClaims('org/a'), { issuer: 'https://evil.example' })),
+      await login(s, await w.issuer.sign({ ...githubClaims('org/a'), nbf: Math.floor(Date.now() / 1000) + 600 })),
+      await login(s, await w.issuer.sign({ ...githubClaims('org/a'), iat: Math.floor(Date.now() / 1000) + 600 })),
     ];
-    expect(refused.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
+    // Within the 60 s leeway a clock a little ahead is fine.
+    expect((await login(s, await w.issuer.sign({ ...githubClaims('org/a'), nbf: Math.floor(Date.now() / 1000) + 30 }))).status).toBe(200);
+    expect(refused.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400, 400]);
     expect(refused.map((r) => (r.body!.errors as string[])[0])).toEqual([
       expect.stringContaining('invalid audience'),
       expect.stringContaining('token is expired'),
       expect.stringContaining('failed to verify id token signature'),
       'claim "repository" does not match any associated bound claim values',
       expect.stringContaining('invalid issuer'),
+      expect.stringContaining('token is not valid yet (nbf)'),
+      expect.stringContaining('token issued in the future (iat)'),
     ]);
   });
 

@@ -54,13 +54,13 @@ export async function startIssuer(): Promise<Issuer> {
       const k = keys[opts.key ?? 'published'];
       // A rogue key claims a published key's id: only the signature can tell.
       const kid = opts.key === 'rogue' ? keys.published.kid : k.kid;
-      return new SignJWT(claims)
+      const jwt = new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid })
         .setIssuer(opts.issuer ?? url)
         .setAudience(opts.audience ?? 'credops')
-        .setIssuedAt()
-        .setExpirationTime(opts.expiresIn ?? '5m')
-        .sign(k.privateKey);
+        .setExpirationTime(opts.expiresIn ?? '5m');
+      // A claims' own iat (a token from the future, or the past) is kept.
+      return (claims.iat === undefined ? jwt.setIssuedAt() : jwt).sign(k.privateKey);
     },
     rotate: () => void published.push(keys.next),
     jwksFetches: () => fetches,
