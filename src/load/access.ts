@@ -24,6 +24,14 @@ const NAME = /^[\w.@-]+$/;
 export const DEFAULT_TOKEN_TTL = 3600;
 export const DEFAULT_TOKEN_MAX_TTL = 24 * 3600;
 export const DEFAULT_CLOCK_SKEW = 60;
+/** Vault's claimDefaultLeeway: exp and nbf. */
+export const DEFAULT_EXPIRY_LEEWAY = 150;
+
+/** Vault's leeway fields: unset or 0 is the default, -1 is none. */
+function leeway(value: number | string | undefined, fallback: number): number {
+  if (value === -1 || (typeof value === 'string' && value.trim() === '-1')) return 0;
+  return durationSeconds(value) ?? fallback;
+}
 
 export function loadAccess(ctx: LoadContext, hcl: ParsedHcl): AccessSpec | undefined {
   const auth = new Map<string, AuthMountSpec | null>();
@@ -170,8 +178,8 @@ function kubernetesRole(mount: string, name: string, source: string, raw: Kubern
     token_ttl: durationSeconds(raw.token_ttl) ?? DEFAULT_TOKEN_TTL,
     token_max_ttl: durationSeconds(raw.token_max_ttl) ?? DEFAULT_TOKEN_MAX_TTL,
     clock_skew_leeway: DEFAULT_CLOCK_SKEW,
-    expiration_leeway: DEFAULT_CLOCK_SKEW,
-    not_before_leeway: DEFAULT_CLOCK_SKEW,
+    expiration_leeway: DEFAULT_EXPIRY_LEEWAY,
+    not_before_leeway: DEFAULT_EXPIRY_LEEWAY,
     bound_service_accounts: {
       names: list(raw.bound_service_account_names),
       namespaces: list(raw.bound_service_account_namespaces),
@@ -197,7 +205,7 @@ function authRole(mount: string, name: string, source: string, raw: JwtAuthRoleF
   const boundClaims = Object.fromEntries(
     Object.entries(raw.bound_claims ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as (string | number | boolean)[]]),
   );
-  const skew = durationSeconds(raw.clock_skew_leeway) ?? DEFAULT_CLOCK_SKEW;
+  const skew = leeway(raw.clock_skew_leeway, DEFAULT_CLOCK_SKEW);
   const role: AuthRoleSpec = {
     mount,
     name,
@@ -211,8 +219,8 @@ function authRole(mount: string, name: string, source: string, raw: JwtAuthRoleF
     token_ttl: durationSeconds(raw.token_ttl) ?? DEFAULT_TOKEN_TTL,
     token_max_ttl: durationSeconds(raw.token_max_ttl) ?? DEFAULT_TOKEN_MAX_TTL,
     clock_skew_leeway: skew,
-    expiration_leeway: durationSeconds(raw.expiration_leeway) ?? skew,
-    not_before_leeway: durationSeconds(raw.not_before_leeway) ?? skew,
+    expiration_leeway: leeway(raw.expiration_leeway, DEFAULT_EXPIRY_LEEWAY),
+    not_before_leeway: leeway(raw.not_before_leeway, DEFAULT_EXPIRY_LEEWAY),
   };
   if (raw.bound_subject !== undefined) role.bound_subject = raw.bound_subject;
   const explicitMax = durationSeconds(raw.token_explicit_max_ttl);

@@ -600,15 +600,15 @@ export interface JwtAuthRoleFile {
    */
   token_type?: 'service' | 'default';
   /**
-   * Leeway on exp, nbf and iat (default 60 seconds, as Vault).
+   * Leeway on iat, and on exp and nbf unless their own is set (Vault: default 60 seconds when unset or 0; -1 for none).
    */
   clock_skew_leeway?: number | string;
   /**
-   * Leeway on exp (default: clock_skew_leeway).
+   * Leeway on exp (Vault: default 150 seconds when unset or 0; -1 for none).
    */
   expiration_leeway?: number | string;
   /**
-   * Leeway on nbf (default: clock_skew_leeway).
+   * Leeway on nbf (Vault: default 150 seconds when unset or 0; -1 for none).
    */
   not_before_leeway?: number | string;
   /**

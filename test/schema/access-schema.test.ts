@@ -37,8 +37,8 @@ describe('auth and ACL files', () => {
           token_ttl: 600,
           token_max_ttl: 3600,
           clock_skew_leeway: 60,
-          expiration_leeway: 60,
-          not_before_leeway: 60,
+          expiration_leeway: 150,
+          not_before_leeway: 150,
         },
       ],
       acl: [
@@ -97,6 +97,11 @@ describe('auth and ACL files', () => {
       'auth/kubernetes/config.json:3:25: error: /token_reviewer_jwt is not supported by credops: credops verifies tokens with the issuer\'s keys and calls no TokenReview API',
       'auth/kubernetes/roles/billing.json:2:34: error: /bound_service_account_names can not mix "*" with values',
     ]);
+  });
+
+  it("take Vault's leeways: unset or 0 is the default (60 s for iat, 150 s for exp and nbf), -1 is none", async () => {
+    const { model } = await validateWithHcl({ ...CONFIG, 'acl/dev.hcl': DEV, 'auth/jwt/roles/ci.json': { ...ROLE, clock_skew_leeway: 0, expiration_leeway: -1, not_before_leeway: '30s' } });
+    expect(model!.access!.roles[0]).toMatchObject({ clock_skew_leeway: 60, expiration_leeway: 0, not_before_leeway: 30 });
   });
 
   it('warn of a token policy no file defines', async () => {
