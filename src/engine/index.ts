@@ -186,7 +186,7 @@ export class Engine {
   /** Revokes every lease under a Vault-style prefix (`aws/creds/ROLE`), at most `concurrency` at a time. */
   async revokePrefix(prefix: string, opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     if (prefix.trim() === '') throw new UserError('revoke --prefix needs a prefix, such as aws/creds/ROLE or aws/');
-    return this.revokeAll(await this.under(prefix), opts);
+    return this.revokeLeases(await this.under(prefix), opts);
   }
 
   /**
@@ -209,7 +209,7 @@ export class Engine {
     // consistent): each candidate is read again, so a lease renewed or revoked since is left alone.
     const current = await Promise.all(candidates.map((l) => this.deps.state.getLease(l.leaseId)));
     const due = current.filter((l): l is Lease => l !== undefined && leaseDueAt(l) <= now);
-    return this.revokeAll(due, opts);
+    return this.revokeLeases(due, opts);
   }
 
   async lookup(leaseId: string): Promise<Lease> {
@@ -242,7 +242,8 @@ export class Engine {
     });
   }
 
-  private async revokeAll(leases: Lease[], opts: BulkRevokeOptions): Promise<BulkRevokeResult> {
+  /** Revokes these leases (as read), at most `concurrency` at a time; one failure does not stop the others. */
+  async revokeLeases(leases: Lease[], opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     const result: BulkRevokeResult = { revoked: [], failed: [], stillValid: [] };
     const applied = await this.deps.state.getApplied();
     let done = 0;

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseDuration } from '../duration.js';
 import { errorMessage, UserError } from '../errors.js';
-import type { Engine, IssuedCredential } from '../engine/index.js';
-import type { AppliedSnapshot, AuthRoleSpec, Lease } from '../model/types.js';
+import type { BulkRevokeResult, Engine, IssuedCredential } from '../engine/index.js';
+import type { AppliedSnapshot, AuthRoleSpec } from '../model/types.js';
 import { Acl, policiesOf, type Capability } from '../plan/acl.js';
 import { currentStaticKey } from '../state/static-creds.js';
 import type { StateStore } from '../state/store.js';
@@ -266,9 +266,8 @@ export class VaultApi {
     }
     // revoke-self: the token's leases first, as Vault revokes a token's leases with it.
     const leases = (await this.deps.state.listLeases()).filter((l) => l.token === record.accessor);
-    const result = await this.revokeEach(leases);
+    call.entry.response.revoked = revokedAll(await this.deps.engine.revokeLeases(leases));
     await this.deps.tokens.revoke(token, record);
-    call.entry.response.revoked = result;
     return { status: 204 };
   }
 
@@ -350,16 +349,14 @@ export class VaultApi {
     if (op === 'revoke-prefix') {
       if (!allowed(['update', 'sudo'])) throw new ApiError(403, PERMISSION_DENIED);
       if (!rest) throw new ApiError(400, 'missing prefix');
-      const leases = await this.deps.engine.under(rest);
-      call.entry.response.revoked = await this.revokeEach(leases);
+      call.entry.response.revoked = revokedAll(await this.deps.engine.revokePrefix(rest));
       return { status: 204 };
     }
     const leaseId = stringParam(call.params.lease_id) ?? rest;
     if (!leaseId) throw new ApiError(400, 'missing lease ID');
     const lease = await this.deps.state.getLease(leaseId);
-    // A token may always look up, renew and revoke the leases it asked for (Vault's default policy
-    // grants lookup and renew of any lease id one knows; credops keeps that to one's own).
-    // Vault's default policy lets every token look up and renew: an unknown lease is said so to anyone.
+    // Vault's default policy lets every token look up and renew any lease id it knows, so an unknown
+    // one is said so to anyone; credops keeps lookup, renew and revoke without a policy to one's own leases.
     if (!lease && op !== 'revoke') throw new ApiError(400, 'invalid lease');
     const own = lease !== undefined && lease.token === record.accessor;
     if (!own && !allowed(['update']) && !acl.allows(`sys/leases/${op}`, ['update'])) throw new ApiError(403, PERMISSION_DENIED);
@@ -398,22 +395,16 @@ export class VaultApi {
     await this.deps.engine.revoke(lease.leaseId);
     return { status: 204 };
   }
+}
 
-  /** Revokes each lease; the first failure is the request's error once all were tried. */
-  private async revokeEach(leases: Lease[]): Promise<number> {
-    const failures: string[] = [];
-    let revoked = 0;
-    for (const lease of leases) {
-      try {
-        await this.deps.engine.revoke(lease.leaseId);
-        revoked++;
-      } catch (err) {
-        failures.push(`${lease.leaseId}: ${errorMessage(err)}`);
-      }
-    }
-    if (failures.length) throw new ApiError(500, `failed to revoke ${failures.length} of ${leases.length} leases: ${failures[0]}`);
-    return revoked;
+/** How many were revoked; when any failed, the request fails naming the first (the others were still tried). */
+function revokedAll(result: BulkRevokeResult): number {
+  const failed = result.failed[0];
+  if (failed) {
+    const total = result.revoked.length + result.failed.length;
+    throw new ApiError(500, `failed to revoke ${result.failed.length} of ${total} leases: ${failed.leaseId}: ${failed.error}`);
   }
+  return result.revoked.length;
 }
 
 /** The caps that apply to an issuance: the role's, and the asking token's (from its auth role). */
