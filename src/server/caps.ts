@@ -76,8 +76,9 @@ export function liveKey(prefix: string): string {
  */
 export async function recountRoleCaps(state: StateStore, roles: readonly { mount: string; name: string; max_leases?: number }[]): Promise<number> {
   let fixed = 0;
-  for (const role of roles) {
-    if (role.max_leases === undefined) continue;
+  const capped = roles.filter((r) => r.max_leases !== undefined);
+  const journal = capped.length ? await state.listJournal() : [];
+  for (const role of capped) {
     const key = liveKey(`role/${role.mount}/${role.name}`);
     const before = await state.getCounter(key);
     const leases = [
@@ -85,7 +86,7 @@ export async function recountRoleCaps(state: StateStore, roles: readonly { mount
       ...(await state.listLeases({ prefix: `${role.mount}/sts/${role.name}/` })),
     ];
     const held = leases.filter((l: Lease) => l.counters?.includes(key)).length;
-    const inFlight = (await state.listJournal()).filter((e) => e.mount === role.mount && e.role === role.name && e.liveUntil !== undefined).length;
+    const inFlight = journal.filter((e) => e.mount === role.mount && e.role === role.name && e.liveUntil !== undefined).length;
     const actual = held + inFlight;
     if (actual !== before && (await state.setCounter(key, actual, before))) fixed++;
   }
