@@ -288,18 +288,14 @@ export class SqliteStateStore implements StateStore {
   // ---- counters (credops server's caps) -----------------------------------------
 
   async addToCounter(key: string, delta: number, opts: CounterBounds = {}): Promise<boolean> {
-    const now = this.clock.now();
     // BEGIN IMMEDIATE: the read and the write are one step for every process on this file.
     return this.db
       .transaction((): boolean => {
-        const row = this.db.prepare('SELECT value, expires_at FROM counters WHERE key = ?').get(key) as { value: number; expires_at: number | null } | undefined;
-        const current = row && (row.expires_at === null || row.expires_at > now) ? row.value : 0;
-        const next = current + delta;
+        const next = ((this.db.prepare('SELECT value FROM counters WHERE key = ?').pluck().get(key) as number | undefined) ?? 0) + delta;
         if ((opts.max !== undefined && next > opts.max) || (opts.min !== undefined && next < opts.min)) return false;
         this.db
           .prepare('INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
           .run(key, next, opts.expiresAt ?? null);
-        if (opts.expiresAt !== undefined) this.db.prepare('DELETE FROM counters WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now);
         return true;
       })
       .immediate();

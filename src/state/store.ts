@@ -54,9 +54,10 @@ export interface StateStore {
   /**
    * credops server's caps: adds delta to the counter `key` in one atomic
    * step (a conditional write), unless the result would leave [min, max]; then
-   * nothing changes and the answer is false. A counter given expiresAt counts
-   * from zero again after it (a rate window). Counters are not part of
-   * exportAll: the server counts them again from the leases.
+   * nothing changes and the answer is false. A counter given expiresAt (a rate
+   * window, named by its key) reads 0 after it, and may be dropped by the
+   * backend; the caller deletes windows it is done with. Counters are not part
+   * of exportAll: the server counts them again from the leases.
    */
   addToCounter(key: string, delta: number, bounds?: CounterBounds): Promise<boolean>;
   /** The counter's value; 0 when it does not exist or its window has passed. */
@@ -102,7 +103,7 @@ export interface StateStore {
 export interface CounterBounds {
   max?: number;
   min?: number;
-  /** Epoch ms: the counter (a rate window) is gone after this. */
+  /** Epoch ms: the counter (a rate window) reads 0 after this. */
   expiresAt?: number;
 }
 
