@@ -716,11 +716,11 @@ export interface KubernetesAuthRoleFile {
    */
   $schema?: string;
   /**
-   * Service account names that may log in; "*" for any, a trailing * for a prefix.
+   * Service account names that may log in; globs, where * matches any run of characters ("*", "billing-*").
    */
   bound_service_account_names: string[] | string;
   /**
-   * Namespaces whose service accounts may log in; "*" for any, a trailing * for a prefix.
+   * Namespaces whose service accounts may log in; globs, where * matches any run of characters ("*", "billing-*").
    */
   bound_service_account_namespaces: string[] | string;
   /**

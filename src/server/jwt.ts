@@ -153,14 +153,10 @@ function serviceAccount(claims: JWTPayload, bound: NonNullable<AuthRoleSpec['bou
   const name = k8s.serviceaccount?.name ?? (claims['kubernetes.io/serviceaccount/service-account.name'] as string | undefined);
   const uid = k8s.serviceaccount?.uid ?? (claims['kubernetes.io/serviceaccount/service-account.uid'] as string | undefined);
   if (!namespace || !name) throw new LoginError('the token is not a Kubernetes service account token (no namespace and service account name)');
-  if (!bound.namespaces.some((p) => globMatch(p, namespace))) throw new LoginError('namespace not authorized');
-  if (!bound.names.some((p) => globMatch(p, name))) throw new LoginError('service account name not authorized');
+  if (!bound.namespaces.some((p) => claimMatches(namespace, p, 'glob'))) throw new LoginError('namespace not authorized');
+  if (!bound.names.some((p) => claimMatches(name, p, 'glob'))) throw new LoginError('service account name not authorized');
   const metadata: Record<string, string> = { service_account_name: name, service_account_namespace: namespace, ...(uid && { service_account_uid: uid }) };
   return { claims, user: bound.alias === 'serviceaccount_name' || !uid ? `${namespace}/${name}` : uid, displayName: `${namespace}-${name}`, metadata };
-}
-
-function globMatch(pattern: string, value: string): boolean {
-  return pattern === '*' || (pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value);
 }
 
 /** A claim by name, or by Vault's JSON-pointer form ("/a/b") for a nested one. */
@@ -174,6 +170,7 @@ function claimAt(claims: JWTPayload, name: string): unknown {
   return node;
 }
 
+/** A claim value against an accepted one: equal, or with type glob, `*` matching any run of characters. */
 function claimMatches(value: unknown, accepted: string | number | boolean, type: 'string' | 'glob'): boolean {
   if (type === 'glob' && typeof accepted === 'string' && typeof value === 'string') {
     const pattern = accepted.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
