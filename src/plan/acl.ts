@@ -1,4 +1,4 @@
-import type { AccessSpec, AclPathRule, AclPolicySpec, AuthRoleSpec, RoleSpec, StaticRoleSpec } from '../model/types.js';
+import type { AccessSpec, AclPolicySpec, AuthRoleSpec, RoleSpec, StaticRoleSpec } from '../model/types.js';
 
 /**
  * Vault's ACL, as credops server applies it and the plan explains it: the
@@ -107,9 +107,4 @@ export function reachablePaths(access: AccessSpec | undefined, paths: readonly s
     out.set(`${role.mount}/${role.name}`, paths.filter((p) => acl.allows(p, ['read']) || acl.allows(p, ['update'])));
   }
   return out;
-}
-
-/** What an ACL rule set says, one line per path, for plans. */
-export function describeRules(rules: readonly AclPathRule[]): string[] {
-  return rules.map((r) => `path "${r.path}" { capabilities = [${r.capabilities.map((c) => `"${c}"`).join(', ')}] }`);
 }

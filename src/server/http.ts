@@ -11,7 +11,6 @@ import { UserError } from '../errors.js';
  * no new connection is taken, requests in flight are answered.
  */
 
-export const DEFAULT_LISTEN = '127.0.0.1:8200';
 /** A request still running after this when stopping is cut off. */
 export const DRAIN_TIMEOUT_MS = 30_000;
 
