@@ -5,6 +5,7 @@ import { errorMessage, LockError, LockLostError, UserError } from '../errors.js'
 import type { AppliedSnapshot } from '../model/types.js';
 import type { LogEntry } from '../reconcile/watch.js';
 import { addRepoOptions, type RepoOptions } from './repo-options.js';
+import { openState } from '../state/index.js';
 import { lockOwner, openRunState, runtimeFor, type Run, type Runtime } from './runtime.js';
 import { runClock, sleepOn } from './test-clock.js';
 import { VERSION } from './version.js';
@@ -54,16 +55,16 @@ export function registerServer(program: Command, run: Run): void {
       parseListen(opts.listen);
       const clock = runClock(run.io.env);
       const log = (entry: LogEntry) => run.io.stdout(jsonLogLine(entry, clock.now()));
-      const stop = stopOnSignals(run, log);
-      // Two handles on the state: the API's, which never holds the lock, and the reconcile loop's.
+      // Two handles on one state: the API's, which never holds the lock, and the reconcile loop's.
       const api = await openRunState(cmd, run);
-      const lead = await openRunState(cmd, run).catch(async (err: unknown) => {
+      const lead = await openState(api.where.stateUrl, { cwd: api.where.stateBase }).catch(async (err: unknown) => {
         await api.state.close();
         throw err;
       });
+      const stop = stopOnSignals(run, log);
       try {
         const rt = await runtimeFor(api.state, run.io, api.where);
-        const leaderRt = await runtimeFor(lead.state, run.io, lead.where);
+        const leaderRt = await runtimeFor(lead, run.io, api.where);
         const auditPath = opts.auditFile === undefined ? join(dirname(api.where.auditPath), 'server-audit.log') : opts.auditFile === '-' ? '-' : resolve(run.io.cwd, opts.auditFile);
         const audit = new RequestAudit(auditPath, clock.now);
         const applied = cachedApplied(rt);
@@ -82,10 +83,10 @@ export function registerServer(program: Command, run: Run): void {
         const listener = await listen(opts, (req, res) => vault.handle(req, res));
         log({ level: 'info', event: 'server.listening', address: listener.host, port: listener.port, tls: listener.tls, audit_file: auditPath });
 
-        const leaderTokens = new TokenStore(lead.state, run.io.env, clock.now);
+        const leaderTokens = new TokenStore(lead, run.io.env, clock.now);
         const housekeeping = async () => {
-          const snapshot = await lead.state.getApplied();
-          const recounted = await recountRoleCaps(lead.state, snapshot.roles);
+          const snapshot = await lead.getApplied();
+          const recounted = await recountRoleCaps(lead, snapshot.roles);
           const forgotten = await leaderTokens.forgetExpired();
           if (recounted || forgotten.length) log({ level: 'info', event: 'server.housekeeping', caps_recounted: recounted, tokens_expired: forgotten.length });
         };
@@ -94,7 +95,7 @@ export function registerServer(program: Command, run: Run): void {
         while (!stop.signal.aborted) {
           let handle;
           try {
-            handle = await lead.state.lock(lockOwner('server'), 0);
+            handle = await lead.lock(lockOwner('server'), 0);
           } catch (err) {
             if (!(err instanceof LockError)) log({ level: 'error', event: 'server.lock_failed', error: errorMessage(err) });
             await sleepOn(clock, standbyMs, stop.signal);
@@ -144,7 +145,7 @@ export function registerServer(program: Command, run: Run): void {
         log({ level: 'info', event: 'server.stopped' });
       } finally {
         stop.dispose();
-        await lead.state.close().catch(() => undefined);
+        await lead.close().catch(() => undefined);
         await api.state.close().catch(() => undefined);
       }
     });
