@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { AuditLog } from '../audit.js';
 import type { AwsClients } from '../aws/clients.js';
-import type { Engine } from '../engine/index.js';
+import type { Engine, EngineDeps } from '../engine/index.js';
 import type { Clock } from '../clock.js';
 import { runClock } from './test-clock.js';
 import { parseDuration } from '../duration.js';
@@ -107,7 +107,7 @@ export interface Runtime {
  * `--version`, `validate`, a plan without --refresh and a cached
  * credential-process never pay for them (issue #11).
  */
-export async function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>): Promise<Runtime> {
+export async function runtimeFor(state: StateStore, io: Io, where: Pick<Location, 'auditPath'>, opts: Pick<EngineDeps, 'applied'> = {}): Promise<Runtime> {
   const [{ Engine }, { awsClientsFor }] = await Promise.all([import('../engine/index.js'), import('../engine/root.js')]);
   const clients = awsClientsFor(state, io.env);
   const clock = runClock(io.env);
@@ -115,7 +115,7 @@ export async function runtimeFor(state: StateStore, io: Io, where: Pick<Location
   return {
     state,
     clients,
-    engine: new Engine({ state, clients, clock, audit }),
+    engine: new Engine({ state, clients, clock, audit, ...opts }),
     sinks: { clients, cwd: io.cwd, home: io.env.HOME, stateId: state.id },
     audit,
     clock,

@@ -6,7 +6,8 @@ import type { AppliedSnapshot } from '../model/types.js';
 import type { LogEntry } from '../reconcile/watch.js';
 import { addRepoOptions, type RepoOptions } from './repo-options.js';
 import { openState } from '../state/index.js';
-import { lockOwner, openRunState, runtimeFor, type Run, type Runtime } from './runtime.js';
+import type { StateStore } from '../state/store.js';
+import { lockOwner, openRunState, runtimeFor, type Run } from './runtime.js';
 import { runClock, sleepOn } from './test-clock.js';
 import { VERSION } from './version.js';
 import { reconcileLoop, stopOnSignals } from './watch.js';
@@ -63,11 +64,11 @@ export function registerServer(program: Command, run: Run): void {
       });
       const stop = stopOnSignals(run, log);
       try {
-        const rt = await runtimeFor(api.state, run.io, api.where);
+        const applied = cachedApplied(api.state);
+        const rt = await runtimeFor(api.state, run.io, api.where, { applied });
         const leaderRt = await runtimeFor(lead, run.io, api.where);
         const auditPath = opts.auditFile === undefined ? join(dirname(api.where.auditPath), 'server-audit.log') : opts.auditFile === '-' ? '-' : resolve(run.io.cwd, opts.auditFile);
         const audit = new RequestAudit(auditPath, clock.now);
-        const applied = cachedApplied(rt);
         let leading = false;
         const vault = new VaultApi({
           state: rt.state,
@@ -152,12 +153,12 @@ export function registerServer(program: Command, run: Run): void {
 }
 
 /** The applied snapshot, read again at most every APPLIED_MAX_AGE_MS; concurrent requests share one read. */
-function cachedApplied(rt: Runtime): () => Promise<AppliedSnapshot> {
+function cachedApplied(state: StateStore): () => Promise<AppliedSnapshot> {
   let cached: { at: number; value: Promise<AppliedSnapshot> } | undefined;
   return () => {
     const now = Date.now();
     if (!cached || now - cached.at > APPLIED_MAX_AGE_MS) {
-      const value = rt.state.getApplied();
+      const value = state.getApplied();
       cached = { at: now, value };
       value.catch(() => {
         if (cached?.value === value) cached = undefined;

@@ -10,6 +10,12 @@ export interface EngineDeps {
   clients: AwsClients;
   clock: Clock;
   audit: AuditLog;
+  /**
+   * Where issue, renew and revoke read the applied roles and mounts, when not
+   * straight from the state: credops server answers from a copy it refreshes
+   * (every 2 s), not one state read per request. Recovery always reads the state.
+   */
+  applied?: () => Promise<AppliedSnapshot>;
 }
 
 /** Leases revoked at once by revokePrefix and tidy: enough to hide IAM's latency, few enough not to provoke its throttling. */

@@ -103,7 +103,7 @@ export class Engine {
     const { state, clients, clock, audit } = this.deps;
     const base = { mount: req.mount, role: req.role, ...(req.sink ? { sink: req.sink } : {}) };
     try {
-      const applied = await state.getApplied();
+      const applied = await this.applied();
       const role = applied.roles.find((r) => r.mount === req.mount && r.name === req.role);
       if (!role) throw roleNotFound(applied, req.mount, req.role);
       const mount = mountConfig(applied, req.mount);
@@ -160,7 +160,7 @@ export class Engine {
       }
       const now = clock.now();
       if (lease.expiresAt <= now) throw new UserError(`lease ${leaseId} has expired; it can no longer be renewed`);
-      const increment = incrementSeconds ?? mountConfig(await state.getApplied(), lease.mount).lease;
+      const increment = incrementSeconds ?? mountConfig(await this.applied(), lease.mount).lease;
       // capAt: the asking token's expiry (credops server), which a lease never outlives.
       const renewed: Lease = { ...lease, expiresAt: Math.min(now + increment * 1000, lease.maxExpiresAt, capAt ?? Infinity), lastRenewedAt: now };
       await state.putLease(renewed);
@@ -212,6 +212,11 @@ export class Engine {
     return this.revokeLeases(due, opts);
   }
 
+  /** The applied roles and mounts, from the deps' source when they give one. */
+  private applied(): Promise<AppliedSnapshot> {
+    return this.deps.applied?.() ?? this.deps.state.getApplied();
+  }
+
   async lookup(leaseId: string): Promise<Lease> {
     const lease = await this.deps.state.getLease(leaseId);
     if (!lease) throw new UserError(`lease not found: ${leaseId} (see credops lease list)`);
@@ -245,7 +250,7 @@ export class Engine {
   /** Revokes these leases (as read), at most `concurrency` at a time; one failure does not stop the others. */
   async revokeLeases(leases: Lease[], opts: BulkRevokeOptions = {}): Promise<BulkRevokeResult> {
     const result: BulkRevokeResult = { revoked: [], failed: [], stillValid: [] };
-    const applied = await this.deps.state.getApplied();
+    const applied = await this.applied();
     let done = 0;
     await forEachBounded(leases, opts.concurrency ?? REVOKE_CONCURRENCY, async (lease) => {
       try {
@@ -270,7 +275,7 @@ export class Engine {
     const { state, clients, clock, audit } = this.deps;
     const base = { mount: lease.mount, role: lease.role, lease_id: lease.leaseId, ...(lease.sink ? { sink: lease.sink } : {}) };
     try {
-      const mount = mountConfig(applied ?? (await state.getApplied()), lease.mount);
+      const mount = mountConfig(applied ?? (await this.applied()), lease.mount);
       const { invalidated, deniedBy, reason } = await kindOf(lease).revoke({ lease, mount, clients, clock });
       await state.deleteLease(lease.leaseId);
       // The lease's places in credops server's caps; a place lost to a crash here is found by the server's recount.
