@@ -21,11 +21,11 @@ const ACL_FILE = /^acl\/([^/]+)\.(hcl|json)$/i;
 const NAME = /^[\w.@-]+$/;
 
 /** Vault's defaults for what a role leaves out. */
-export const DEFAULT_TOKEN_TTL = 3600;
-export const DEFAULT_TOKEN_MAX_TTL = 24 * 3600;
-export const DEFAULT_CLOCK_SKEW = 60;
+const DEFAULT_TOKEN_TTL = 3600;
+const DEFAULT_TOKEN_MAX_TTL = 24 * 3600;
+const DEFAULT_CLOCK_SKEW = 60;
 /** Vault's claimDefaultLeeway: exp and nbf. */
-export const DEFAULT_EXPIRY_LEEWAY = 150;
+const DEFAULT_EXPIRY_LEEWAY = 150;
 
 /** Vault's leeway fields: unset or 0 is the default, -1 is none. */
 function leeway(value: number | string | undefined, fallback: number): number {

@@ -99,12 +99,17 @@ export function credentialPaths(roles: readonly Pick<RoleSpec, 'mount' | 'name'>
   ];
 }
 
+/** How plans, tokens and the audit name an auth role: `jwt/ci`. */
+export function authRoleAddress(role: Pick<AuthRoleSpec, 'mount' | 'name'>): string {
+  return `${role.mount}/${role.name}`;
+}
+
 /** For each auth role (MOUNT/NAME), the credential paths its tokens may read or write. */
 export function reachablePaths(access: AccessSpec | undefined, paths: readonly string[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const role of access?.roles ?? []) {
     const acl = new Acl(policiesOf(role, access!.acl));
-    out.set(`${role.mount}/${role.name}`, paths.filter((p) => acl.allows(p, ['read']) || acl.allows(p, ['update'])));
+    out.set(authRoleAddress(role), paths.filter((p) => acl.allows(p, ['read']) || acl.allows(p, ['update'])));
   }
   return out;
 }

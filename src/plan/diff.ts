@@ -17,7 +17,7 @@ import type {
   StaticRoleChange,
   StaticRoleSpec,
 } from '../model/types.js';
-import { credentialPaths, reachablePaths } from './acl.js';
+import { authRoleAddress, credentialPaths, reachablePaths } from './acl.js';
 import {
   ACL_POLICY_FIELDS,
   AUTH_METHOD_FIELDS,
@@ -111,7 +111,6 @@ function accessChanges(desired: DesiredModel, applied: AppliedSnapshot): { acces
     // The method lets nobody in by itself: its roles and policies say what widens.
     add('auth method', AUTH_METHOD_FIELDS, b, a, name, (a ?? b)!.source, []);
   }
-  const authRoleAddress = (r: { mount: string; name: string }) => `${r.mount}/${r.name}`;
   for (const [b, a] of pair(before?.roles ?? [], after?.roles ?? [], roleAddress)) {
     const address = authRoleAddress(a ?? b!);
     add('auth role', AUTH_ROLE_FIELDS, b, a, address, (a ?? b)!.source, accessGains.filter((g) => g.authRole === address).map(gainText));

@@ -4,7 +4,7 @@ import { parseDuration } from '../duration.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { BulkRevokeResult, Engine, IssuedCredential } from '../engine/index.js';
 import type { AppliedSnapshot, AuthRoleSpec } from '../model/types.js';
-import { Acl, policiesOf, type Capability } from '../plan/acl.js';
+import { Acl, authRoleAddress, policiesOf, type Capability } from '../plan/acl.js';
 import { currentStaticKey } from '../state/static-creds.js';
 import type { StateStore } from '../state/store.js';
 import type { AuditAuth, AuditEntry, Outcome, RequestAudit } from './audit.js';
@@ -179,7 +179,7 @@ export class VaultApi {
     }
     const now = this.deps.now();
     const { token, record } = await this.deps.tokens.create({
-      authRole: `${role.mount}/${role.name}`,
+      authRole: authRoleAddress(role),
       displayName: `${mountName}-${identity.displayName ?? identity.user}`,
       user: identity.user,
       policies: role.token_policies,
@@ -289,7 +289,7 @@ export class VaultApi {
     }
     const role = applied.roles.find((r) => r.mount === mount && r.name === name);
     if (!role) throw new ApiError(400, `role "${name}" not found`);
-    const authRole = applied.access?.roles.find((r) => `${r.mount}/${r.name}` === record.authRole);
+    const authRole = applied.access?.roles.find((r) => authRoleAddress(r) === record.authRole);
     const caps = capsFor(role, record, authRole);
     const now = this.deps.now();
     const reservation = caps.length ? await reserve(this.deps.state, caps, now) : { ok: true as const, counters: [], release: async () => {} };
