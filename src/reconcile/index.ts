@@ -3,6 +3,7 @@ import type { Diagnostic } from '../errors.js';
 import type { DesiredModel, DriftItem, Plan } from '../model/types.js';
 import { planHasChanges } from '../plan/index.js';
 import type { StateStore } from '../state/store.js';
+import { roleAddress } from '../schema/cross-file.js';
 import type { Engine } from '../engine/index.js';
 import { rotateRootsIfDue } from '../engine/root.js';
 import type { AuditLog } from '../audit.js';
@@ -119,13 +120,13 @@ export async function reconcile(deps: ReconcileDeps, desired: DesiredModel, opts
   const revoked: string[] = [...repairedRevoked, ...sinks.flatMap((s) => s.revoked)];
   const statics = await reconcileStaticRoles({ state, clients: deps.clients, clock: deps.clock, env: deps.env ?? process.env, sinks: sinkContext, log }, desired, applied);
 
-  // A role removed from git takes its leases with it (Vault leaves them: its issue #1243).
+  // A role removed from git takes its leases with it (Vault leaves them: its issue #1243), and so
+  // does any lease of a role the repo no longer has (one a server replica issued from its copy
+  // of the applied roles in the seconds after the role was removed).
   // A lease in its grace (replaced for a sink) is left for tidy to revoke when the grace ends.
-  const removed = plan.roles.filter((r) => r.action === 'delete');
+  const known = new Set(desired.roles.map(roleAddress));
   const now = deps.clock.now();
-  const orphaned = (await state.listLeases()).filter(
-    (l) => removed.some((r) => r.mount === l.mount && r.name === l.role) && !(l.revokeAt !== undefined && l.revokeAt > now),
-  );
+  const orphaned = (await state.listLeases()).filter((l) => !known.has(roleAddress({ mount: l.mount, name: l.role })) && !(l.revokeAt !== undefined && l.revokeAt > now));
   let done = 0;
   for (const lease of orphaned) {
     done++;
